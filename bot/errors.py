@@ -1,0 +1,40 @@
+"""The project's errors.
+
+Every error a user can cause derives from :class:`CoachError`; its message is
+one line that says what is wrong and what to do. The CLI prints that line and
+exits non-zero; nothing else should print a traceback for user mistakes.
+"""
+
+from __future__ import annotations
+
+
+class CoachError(Exception):
+    """Base class: a problem the user can fix, described in one line."""
+
+
+class ConfigError(CoachError):
+    """A setting is missing or invalid."""
+
+
+class PersonaError(CoachError):
+    """A persona file is invalid or a persona id is unknown."""
+
+
+class CaseError(CoachError):
+    """A grading case (``coach grade`` input or an eval dataset line) is invalid."""
+
+
+class PromptError(CoachError):
+    """A prompt template is missing or was rendered without a variable it needs."""
+
+
+class LexiconError(CoachError):
+    """A phrase list under ``bot/lexicon`` is malformed."""
+
+
+class BackendError(CoachError):
+    """A model backend failed (unreachable server, bad key, timeout)."""
+
+
+class StorageError(CoachError):
+    """The database could not be reached or written."""

@@ -1,0 +1,106 @@
+"""Settings, read from the environment and from ``.env`` (pydantic-settings).
+
+The model backend follows the OpenAI SDK's own variables (``OPENAI_API_KEY``,
+``OPENAI_BASE_URL``); everything else is prefixed ``COACH_``. ``.env.example``
+lists them all with their defaults.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The project checkout: prompts/, personas/ and evals/ live beside bot/.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: The value Chainlit's CI mode writes into OPENAI_API_KEY. It is not a key.
+CHAINLIT_FAKE_KEY = "sk-FAKE-OPENAI-API-KEY"
+
+StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COACH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- where completions come from -------------------------------------
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+    )
+    backend: Literal["auto", "openai", "compatible", "offline"] = Field(
+        default="auto",
+        description="auto: a base URL means a compatible server, a key alone means OpenAI, "
+        "neither means offline.",
+    )
+    structured_output: Literal["auto", "json_schema", "function_calling", "json_mode"] = Field(
+        default="auto",
+        description="How the grader asks for JSON. auto: json_schema on OpenAI, "
+        "function_calling on other servers (llama.cpp rejects json_schema).",
+    )
+
+    # --- the two chains ---------------------------------------------------
+    persona_model: str = "gpt-4o-mini"
+    grader_model: str = "gpt-4o-mini"
+    persona_temperature: float = Field(default=0.8, ge=0, le=2)
+    grader_temperature: float = Field(default=0.0, ge=0, le=2)
+    persona_max_tokens: int = Field(default=300, gt=0)
+    grader_max_tokens: int = Field(default=1500, gt=0)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, description="SDK retries on network errors.")
+    grader_attempts: int = Field(
+        default=3, ge=1, description="Attempts at a valid grade before it is 'ungraded'."
+    )
+    history_token_budget: int = Field(
+        default=1500,
+        ge=200,
+        description="Tokens of conversation history sent to each chain (counted with tiktoken).",
+    )
+
+    # --- files and storage ------------------------------------------------
+    data_dir: Path = Path(".coach")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite in data_dir."
+    )
+    personas_dir: Path = PROJECT_ROOT / "personas"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    evals_dir: Path = PROJECT_ROOT / "evals"
+    seed: int | None = Field(
+        default=None, description="Seed for the offline customer's choice of lines."
+    )
+
+    @field_validator("openai_api_key")
+    @classmethod
+    def _drop_placeholder_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty variable, or Chainlit's CI placeholder, is no key at all.
+        if value is None or value.get_secret_value().strip() in ("", CHAINLIT_FAKE_KEY):
+            return None
+        return value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _blank_url_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'coach.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings. Tests clear the cache (``get_settings.cache_clear()``)."""
+    return Settings()
