@@ -1,0 +1,274 @@
+"""Deterministic, bilingual checks of one trainee turn.
+
+The phrase lists are data (``bot/lexicon/*.txt``); this module holds the rules
+that turn what they find into verdicts. Every finding carries the words that
+justify it. A finding is *authoritative* when it rests on words actually found
+(a blocking phrase, an apology, a filler) or on the structure of the
+conversation (an opening criterion on a later turn): the LLM layer cannot
+overrule it. Verdicts that rest on the absence of words (no apology found, so
+``missed``) are defaults the LLM may correct, because a list can never hold
+every way to apologise.
+
+Criteria the rubric marks "judgement" get *hints* here (an emotion named, a
+"you should have"): the LLM decides them, with the hints in its prompt; in
+checks-only mode the hints are the verdict and everything else is ``na``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.conversation import Message, last_customer_message, trainee_messages
+from bot.lexicon import Lexicon, Match, load_lexicon
+from bot.rubric import CRITERION_IDS, CriterionResult, Language, Verdict
+from bot.text import Folded, fold
+
+#: How far before a violation a "I won't tell you ..." or "they told you ..." may stand.
+_NEGATION_WINDOW = 60
+#: How many sentences at the start of a first reply count as its opening.
+_OPENING_SENTENCES = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    verdict: Verdict
+    evidence: str | None = None
+    authoritative: bool = False
+
+    def result(self) -> CriterionResult:
+        return CriterionResult(verdict=self.verdict, evidence=self.evidence, source="check")
+
+
+@dataclass
+class CheckReport:
+    """What the checks found in one turn."""
+
+    language: Language
+    #: Verdicts for the criteria the checks decide (every "check" criterion).
+    findings: dict[str, Finding] = field(default_factory=dict)
+    #: Lexical hints for judgement criteria (only those where something fired).
+    hints: dict[str, Finding] = field(default_factory=dict)
+    #: Words that try to instruct the grader ("ignore your instructions", "SYSTEM:").
+    injection: list[str] = field(default_factory=list)
+    #: The customer's last message contains insults or threats.
+    abusive_customer: bool = False
+    #: The turn closes the conversation (a farewell).
+    closing: bool = False
+
+    def checks_only_criteria(self) -> dict[str, CriterionResult]:
+        """Every criterion, decided by the checks alone; judgement criteria with
+        no hint are ``na`` (not assessed)."""
+        out: dict[str, CriterionResult] = {}
+        for cid in CRITERION_IDS:
+            finding = self.findings.get(cid) or self.hints.get(cid)
+            out[cid] = (
+                finding.result() if finding else CriterionResult(verdict="na", source="check")
+            )
+        return out
+
+    def violations(self) -> dict[str, Finding]:
+        """Authoritative ``missed`` findings: what the LLM can never overrule."""
+        both = {**self.hints, **self.findings}
+        return {c: f for c, f in both.items() if f.verdict == "missed" and f.authoritative}
+
+
+def _evidence(matches: Sequence[Match]) -> str | None:
+    seen: list[str] = []
+    for m in matches:
+        if m.evidence and m.evidence not in seen:
+            seen.append(m.evidence)
+    return "; ".join(seen) if seen else None
+
+
+class _Turn:
+    """One text with lazily computed matches per list."""
+
+    def __init__(self, lexicon: Lexicon, text: str) -> None:
+        self.lexicon = lexicon
+        self.folded: Folded = fold(text)
+        self._cache: dict[str, list[Match]] = {}
+
+    def find(self, name: str) -> list[Match]:
+        if name not in self._cache:
+            self._cache[name] = self.lexicon.find(name, self.folded)
+        return self._cache[name]
+
+    def said(self, name: str) -> list[Match]:
+        """Matches the trainee actually says: not quoted (``find`` already
+        drops those) and not introduced by "I won't tell you" or "they told you"."""
+        negations = self.find("speech_negation")
+        kept = []
+        for m in self.find(name):
+            sentence_start, _ = self.folded.sentence_bounds(m.start)
+            window_start = max(sentence_start, m.start - _NEGATION_WINDOW)
+            if any(window_start <= n.start and n.end <= m.start + 1 for n in negations):
+                continue
+            kept.append(m)
+        return kept
+
+    def without(self, name: str, exclusions: str) -> list[Match]:
+        """Matches of ``name`` not overlapping a match of ``exclusions``."""
+        excluded = self.find(exclusions)
+        return [
+            m
+            for m in self.find(name)
+            if not any(e.start < m.end and m.start < e.end for e in excluded)
+        ]
+
+    def apologies(self) -> list[Match]:
+        return self.without("apology", "non_apology")
+
+    def in_opening(self, matches: Sequence[Match]) -> list[Match]:
+        text = self.folded.text
+        cut = 0
+        for _ in range(_OPENING_SENTENCES):
+            _, end = self.folded.sentence_bounds(cut)
+            cut = min(len(text), end + 1)
+        return [m for m in matches if m.start < cut]
+
+
+def run_checks(turn: str, language: Language, history: Sequence[Message] = ()) -> CheckReport:
+    """Check one trainee turn. ``history`` is the conversation before it."""
+    lexicon = load_lexicon(language)
+    t = _Turn(lexicon, turn)
+    history = list(history)
+    earlier = [_Turn(lexicon, text) for text in trainee_messages(history)]
+    report = CheckReport(language=language)
+    f = report.findings
+    report.closing = bool(t.find("farewell"))
+
+    # --- violations: found words decide, absence means met ---------------------
+    blocking = t.said("blocking")
+    f["no_blocking_phrase"] = (
+        Finding("missed", _evidence(blocking), True) if blocking else Finding("met")
+    )
+    fillers = t.find("filler")
+    f["no_filler"] = Finding("missed", _evidence(fillers), True) if fillers else Finding("met")
+
+    # --- apologise and reformulate: expected until done once -----------------------
+    apologies = t.apologies()
+    if apologies:
+        f["apologize"] = Finding("met", _evidence(apologies), True)
+    elif any(e.apologies() for e in earlier):
+        f["apologize"] = Finding("na")
+    else:
+        f["apologize"] = Finding("missed")
+
+    reformulations = t.find("reformulation")
+    if reformulations:
+        f["reformulate"] = Finding("met", _evidence(reformulations), True)
+    elif any(e.find("reformulation") for e in earlier):
+        f["reformulate"] = Finding("na")
+    else:
+        f["reformulate"] = Finding("missed")
+
+    # --- "I" to "you", not a faceless "we" ----------------------------------------
+    mine, company = t.find("first_person"), t.said("company_voice")
+    if mine:
+        f["personal_language"] = Finding("met", _evidence(mine[:1]), True)
+    elif company:
+        f["personal_language"] = Finding("missed", _evidence(company), True)
+    else:
+        f["personal_language"] = Finding("na")
+
+    # --- the opening: only the first reply ------------------------------------------
+    if earlier:
+        f["positive_opening"] = Finding("na", authoritative=True)
+    else:
+        opening = t.in_opening(t.find("opening_thanks"))
+        f["positive_opening"] = (
+            Finding("met", _evidence(opening), True) if opening else Finding("missed")
+        )
+
+    # --- waiting, holding and narrating ---------------------------------------------
+    narration, waits, holds = t.find("narration"), t.said("wait"), t.said("hold")
+    # A hold is acceptable only with its reason and its length.
+    explained_hold = bool(holds and (t.find("hold_reason") or narration) and t.find("duration"))
+    if narration:
+        f["narrate_action"] = Finding("met", _evidence(narration), True)
+    elif (waits or holds) and not explained_hold:
+        f["narrate_action"] = Finding("missed", _evidence(waits + holds), True)
+    else:
+        f["narrate_action"] = Finding("na")
+
+    if holds:
+        f["no_hold"] = (
+            Finding("met", _evidence(holds + t.find("duration")), True)
+            if explained_hold
+            else Finding("missed", _evidence(holds), True)
+        )
+    elif waits:
+        f["no_hold"] = (
+            Finding("met", _evidence(narration), True)
+            if narration
+            else Finding("missed", _evidence(waits), True)
+        )
+    else:
+        f["no_hold"] = Finding("na")
+
+    # --- timelines -------------------------------------------------------------------
+    concrete, vague = t.find("timeline"), t.find("vague_time")
+    if concrete:
+        f["concrete_timeline"] = Finding("met", _evidence(concrete), True)
+    elif vague:
+        f["concrete_timeline"] = Finding("missed", _evidence(vague), True)
+    else:
+        f["concrete_timeline"] = Finding("na")
+
+    # --- closing -----------------------------------------------------------------------
+    other = t.find("other_concerns")
+    if other:
+        f["check_other_concerns"] = Finding("met", _evidence(other), True)
+    elif report.closing:
+        f["check_other_concerns"] = Finding("missed", _evidence(t.find("farewell")))
+    else:
+        f["check_other_concerns"] = Finding("na")
+
+    if report.closing:
+        thanks = t.find("thanks")
+        f["thank_close"] = (
+            Finding("met", _evidence(thanks), True)
+            if thanks
+            else Finding("missed", _evidence(t.find("farewell")))
+        )
+    else:
+        f["thank_close"] = Finding("na")
+
+    _judgement_hints(t, report, history)
+    return report
+
+
+def _judgement_hints(t: _Turn, report: CheckReport, history: list[Message]) -> None:
+    h = report.hints
+    if emotion := t.find("emotion"):
+        h["acknowledge_emotion"] = Finding("met", _evidence(emotion))
+    if blame := t.said("blame"):
+        h["no_blame"] = Finding("missed", _evidence(blame))
+    if questions := t.find("open_question"):
+        h["explore"] = Finding("met", _evidence(questions))
+    own, passed = t.find("own"), t.find("pass_ball")
+    if own:
+        # Staying the customer's contact is ownership even when someone else must act.
+        h["ownership"] = Finding("met", _evidence(own))
+    elif passed:
+        h["ownership"] = Finding("missed", _evidence(passed))
+    if solution := t.find("solution"):
+        h["propose_solution"] = Finding("met", _evidence(solution))
+    if steps := t.find("steps"):
+        h["simplify"] = Finding("met", _evidence(steps))
+
+    customer = _Turn(t.lexicon, last_customer_message(history)) if history else None
+    report.abusive_customer = bool(customer and customer.find("insult"))
+    insults = t.said("insult")
+    if insults:
+        # Answering abuse in kind is a violation, whoever started it.
+        h["set_boundaries"] = Finding("missed", _evidence(insults), True)
+        h["plain_register"] = Finding("missed", _evidence(insults), True)
+    elif report.abusive_customer:
+        boundary = t.find("boundary")
+        h["set_boundaries"] = Finding("met", _evidence(boundary)) if boundary else Finding("missed")
+
+    report.injection = [m.evidence for m in t.find("injection")]
+    if report.injection and "plain_register" not in h:
+        h["plain_register"] = Finding("missed", "; ".join(report.injection), True)
