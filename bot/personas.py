@@ -1,0 +1,315 @@
+"""Personas: the simulated customers, one YAML file each in ``personas/``.
+
+A persona is validated by :class:`Persona` (unknown fields rejected). Loading
+errors are one line each that names the file, the line and the field, e.g.
+``personas/fr-deuil.yaml:14: mood.start: must be at most 10``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import PersonaError
+from bot.rubric import Language
+
+Channel = Literal["phone", "chat", "in_person"]
+Difficulty = Literal["easy", "medium", "hard"]
+MoodBand = Literal["calm", "uneasy", "upset", "angry", "furious"]
+
+#: The mood scale: 0 is perfectly calm, 10 is past all patience.
+MOOD_MIN, MOOD_MAX = 0, 10
+SCHEMA_FILE = "persona.schema.json"
+
+
+def mood_band(mood: int) -> MoodBand:
+    if mood <= 2:
+        return "calm"
+    if mood <= 4:
+        return "uneasy"
+    if mood <= 6:
+        return "upset"
+    if mood <= 8:
+        return "angry"
+    return "furious"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Line = str
+Lines = list[Line]
+
+
+class Fact(_Strict):
+    """Something the customer knows. Hidden facts are told only when asked."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$", description="Short key, e.g. order_number.")
+    text: str = Field(min_length=1, description="The fact, for the LLM customer.")
+    reveal: Literal["upfront", "when_asked"] = Field(
+        default="when_asked",
+        description="upfront: the customer may say it unprompted; when_asked: only "
+        "when the trainee asks for it.",
+    )
+    ask: list[str] = Field(
+        min_length=1,
+        description="Words that mean the trainee asks for this fact (offline mode); "
+        "matched without case or accents, e.g. ['numéro de commande', 'commande'].",
+    )
+    answer: Line = Field(min_length=1, description="What the offline customer says when asked.")
+
+
+class Mood(_Strict):
+    start: int = Field(ge=MOOD_MIN, le=MOOD_MAX, description="Mood at the start (0 calm .. 10).")
+    calm_at: int = Field(
+        ge=MOOD_MIN,
+        le=MOOD_MAX,
+        description="At or below this the customer is calm enough to be satisfied.",
+    )
+    walkout_at: int = Field(
+        ge=MOOD_MIN + 1, le=MOOD_MAX, description="At or above this the customer leaves."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Mood:
+        if not self.calm_at < self.start < self.walkout_at:
+            raise ValueError(
+                f"needs calm_at < start < walkout_at, got {self.calm_at} < {self.start} "
+                f"< {self.walkout_at}"
+            )
+        return self
+
+
+class AuthoredLines(_Strict):
+    """What the customer says in offline mode, by mood and by reaction.
+
+    Each list needs at least one line; two or more keep the customer from
+    repeating itself.
+    """
+
+    furious: Lines = Field(min_length=1, description="Mood 9-10.")
+    angry: Lines = Field(min_length=1, description="Mood 7-8.")
+    upset: Lines = Field(min_length=1, description="Mood 5-6.")
+    uneasy: Lines = Field(min_length=1, description="Mood 3-4.")
+    calm: Lines = Field(min_length=1, description="Mood 0-2.")
+    inflamed: Lines = Field(
+        min_length=1, description="Reaction to a blocking phrase, blame or an insult."
+    )
+    soothed: Lines = Field(min_length=1, description="Reaction to a turn that clearly helps.")
+    satisfied: Lines = Field(min_length=1, description="Closing line when calm and satisfied.")
+    walkout: Lines = Field(min_length=1, description="Last line before leaving.")
+
+    def for_band(self, band: MoodBand) -> Lines:
+        lines: Lines = getattr(self, band)
+        return lines
+
+
+class Persona(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Same as the file name.")
+    name: str = Field(min_length=1)
+    language: Language
+    channel: Channel
+    difficulty: Difficulty
+    summary: str = Field(
+        min_length=1,
+        max_length=200,
+        description="One line shown to trainees in the scenario picker.",
+    )
+    situation: str = Field(min_length=1, description="What happened, from the customer's side.")
+    background: str = Field(
+        default="",
+        description="Hidden notes for the LLM customer only: personality, motives, "
+        "what they will not say unless asked. Never shown to the grader or the trainee.",
+    )
+    facts: list[Fact] = Field(default_factory=list)
+    wants: str = Field(min_length=1, description="What would satisfy them.")
+    priority: Literal["facts", "emotion", "both"] = Field(
+        default="both",
+        description="What a good agent handles first: the facts (an outage), the emotion "
+        "(a bereavement), or both. The grader uses it for 'prioritize'.",
+    )
+    abusive: bool = Field(
+        default=False, description="Insults or threatens: the trainee must set boundaries."
+    )
+    mood: Mood
+    inflamed_by: list[str] = Field(min_length=1)
+    soothed_by: list[str] = Field(min_length=1)
+    style: str = Field(min_length=1, description="How they speak or write.")
+    opening: Line = Field(min_length=1, description="The customer's first message.")
+    lines: AuthoredLines
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("facts")
+    @classmethod
+    def _unique_fact_ids(cls, facts: list[Fact]) -> list[Fact]:
+        ids = [f.id for f in facts]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate fact ids: {', '.join(duplicates)}")
+        return facts
+
+    @property
+    def hidden_facts(self) -> list[Fact]:
+        return [f for f in self.facts if f.reveal == "when_asked"]
+
+    def label(self) -> str:
+        return f"{self.name} ({self.language}, {self.channel}, {self.difficulty})"
+
+
+def persona_json_schema() -> dict[str, Any]:
+    schema = Persona.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "De-escalation coach persona"
+    return schema
+
+
+def persona_json_schema_text() -> str:
+    return json.dumps(persona_json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- loading with readable errors --------------------------------------------------
+
+
+def _line_of(node: yaml.Node | None, loc: Iterable[int | str]) -> tuple[int | None, bool]:
+    """The 1-based line of the YAML node at ``loc`` (pydantic's error location), and
+    whether the exact node was found (else the line is its nearest parent's)."""
+    if node is None:
+        return None, False
+    current = node
+    for part in loc:
+        nxt: yaml.Node | None = None
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                if key.value == part:
+                    # Unknown keys point at the key itself; values at their value.
+                    nxt = value if not isinstance(value, yaml.ScalarNode) or value.value else key
+                    break
+        elif (
+            isinstance(current, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(current.value)
+        ):
+            nxt = current.value[part]
+        if nxt is None:
+            return current.start_mark.line + 1, False
+        current = nxt
+    return current.start_mark.line + 1, True
+
+
+def _describe(error: Any) -> str:
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling; `coach personas schema` lists the fields)"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    return message.removeprefix("Value error, ")
+
+
+def parse_persona(text: str, path: Path) -> Persona:
+    """Validate one persona file's text; raise one-line :class:`PersonaError`."""
+    shown = _display(path)
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PersonaError(f"{shown}{at}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise PersonaError(f"{shown}: expected a mapping of fields (id: ..., name: ...)")
+    try:
+        persona = Persona.model_validate(data)
+    except ValidationError as exc:
+        # A misspelt field also shows up as a missing one: report the typo first.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = errors[0]
+        loc = first["loc"]
+        line, _ = _line_of(node, loc)
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        where = f"{shown}:{line}" if line else shown
+        raise PersonaError(f"{where}: {field}: {_describe(first)}{more}") from None
+    if persona.id != path.stem:
+        line, _ = _line_of(node, ["id"])
+        raise PersonaError(
+            f"{shown}:{line}: id: '{persona.id}' must match the file name '{path.stem}'"
+        )
+    return persona
+
+
+def load_persona_file(path: Path) -> Persona:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PersonaError(f"{_display(path)}: cannot read: {exc.strerror}") from None
+    return parse_persona(text, path)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class PersonaCatalog:
+    """Every persona in a folder; files with errors are reported, not fatal."""
+
+    personas: dict[str, Persona]
+    errors: list[PersonaError]
+
+    def get(self, persona_id: str) -> Persona:
+        try:
+            return self.personas[persona_id]
+        except KeyError:
+            known = ", ".join(sorted(self.personas)) or "none"
+            raise PersonaError(
+                f"unknown persona '{persona_id}'; known: {known} (see `coach personas list`)"
+            ) from None
+
+
+def persona_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def load_catalog(directory: Path) -> PersonaCatalog:
+    if not directory.is_dir():
+        raise PersonaError(f"{directory}: persona folder not found; set COACH_PERSONAS_DIR")
+    personas: dict[str, Persona] = {}
+    errors: list[PersonaError] = []
+    for path in persona_files(directory):
+        try:
+            persona = load_persona_file(path)
+        except PersonaError as exc:
+            errors.append(exc)
+            continue
+        personas[persona.id] = persona
+    return PersonaCatalog(personas, errors)
+
+
+_CATALOG_CACHE: dict[Path, tuple[tuple[tuple[str, float], ...], PersonaCatalog]] = {}
+
+
+def cached_catalog(directory: Path) -> PersonaCatalog:
+    """The catalog, re-read only when a file in the folder was added, removed or changed."""
+    directory = directory.resolve()
+    stamp = (
+        tuple((p.name, p.stat().st_mtime) for p in persona_files(directory))
+        if directory.is_dir()
+        else ()
+    )
+    cached = _CATALOG_CACHE.get(directory)
+    if cached and cached[0] == stamp:
+        return cached[1]
+    catalog = load_catalog(directory)
+    _CATALOG_CACHE[directory] = (stamp, catalog)
+    return catalog
