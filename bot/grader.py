@@ -1,0 +1,319 @@
+"""The hybrid grader: deterministic checks first, then an LLM for judgement.
+
+Merge rules (the checks' authority, in order):
+
+1. A check finding resting on words found or on the conversation's structure
+   is final: a blocking phrase, a filler, an insult, an apology found. The
+   LLM is not asked about those criteria at all.
+2. Every other criterion is decided by the LLM, with the checks' findings in
+   its prompt as hints. Evidence the LLM quotes must appear in the reply, or
+   it is dropped.
+3. The score is computed here from the verdicts (rubric weights), never taken
+   from the LLM. The LLM's de-escalation value is capped by check violations
+   (a blocking phrase cannot calm the customer).
+4. If no valid grade comes back after the configured attempts, the grade is
+   "ungraded": the checks' findings are shown, there is no score.
+5. Text that tries to instruct the grader ("ignore your instructions",
+   "SYSTEM:") is cut out before the LLM sees the reply and marks
+   `plain_register` missed, so an attack can only lower a score.
+
+Offline (or with ``checks_only``), the checks decide everything they can and
+judgement criteria without a hint are ``na``; the grade says so in ``mode``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from bot import prompts
+from bot.backends import Backend, describe_error, structured_model
+from bot.checks import CheckReport, run_checks
+from bot.conversation import Message
+from bot.lexicon import load_lexicon
+from bot.rubric import (
+    CRITERION_IDS,
+    LANGUAGE_NAMES,
+    CriterionResult,
+    Deescalation,
+    Grade,
+    Language,
+    cap_deescalation,
+    compute_score,
+    estimate_deescalation,
+)
+from bot.settings import Settings
+from bot.text import fold
+from bot.tokens import trim_history
+
+if TYPE_CHECKING:
+    from langchain_core.caches import BaseCache
+    from langchain_core.runnables import Runnable
+
+    from bot.personas import Persona
+
+log = logging.getLogger(__name__)
+
+_OFFLINE_NOTE = {
+    "fr": "Hors ligne : seuls les contrôles automatiques ont noté ce tour ; les critères de "
+    "jugement sans indice sont « na ».",
+    "en": "Offline: only the automatic checks graded this turn; judgement criteria without a "
+    'hint are "na".',
+}
+_UNGRADED_NOTE = {
+    "fr": "Non noté : le modèle n'a pas rendu de note valide ({reason}). Seuls les contrôles "
+    "automatiques sont affichés.",
+    "en": "Ungraded: the model gave no valid grade ({reason}). Only the automatic checks are "
+    "shown.",
+}
+
+
+class LLMVerdict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["met", "missed", "na"]
+    evidence: str | None = Field(description="Exact words from the reply, or null.")
+
+
+def llm_grade_model(criteria: Sequence[str]) -> type[BaseModel]:
+    """The structured output asked of the LLM: only the criteria it decides.
+
+    Every field is required (OpenAI's strict mode needs that) and bounded
+    values are literals (llama.cpp's grammar enforces enums, not ranges).
+    """
+    verdicts: Any = create_model(  # type: ignore[call-overload]
+        "Verdicts",
+        __config__=ConfigDict(extra="forbid"),
+        **{cid: (LLMVerdict, ...) for cid in criteria},
+    )
+    model: type[BaseModel] = create_model(
+        "TurnGrade",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="The grade of one trainee reply.",
+        criteria=(verdicts, ...),
+        deescalation=(Literal[-2, -1, 0, 1, 2], ...),
+        feedback=(str, ...),
+        better_reply=(str, ...),
+    )
+    return model
+
+
+def strip_injection(turn: str, report: CheckReport) -> str:
+    """The reply without the sentences (or lines) that try to instruct the grader."""
+    if not report.injection:
+        return turn
+    folded = fold(turn)
+    text = folded.text
+    cut = [False] * len(turn)
+    for m in load_lexicon(report.language).find("injection", folded, include_quoted=True):
+        start, end = folded.sentence_bounds(m.start)
+        # Injected JSON or "SYSTEM:" blocks run to the end of their line.
+        line_start = text.rfind("\n", 0, m.start) + 1
+        if not text[line_start : m.start].strip() or text[m.start] == "{":
+            line_end = text.find("\n", m.start)
+            end = max(end, line_end if line_end != -1 else len(text))
+        while end < len(text) and text[end] in ".!?;\n ":
+            end += 1
+        for i in range(folded.index[start], folded.index[end - 1] + 1 if end else 0):
+            cut[i] = True
+    kept = "".join(ch if not cut[i] else "\x00" for i, ch in enumerate(turn))
+    return " ".join(part.strip() for part in kept.split("\x00") if part.strip())
+
+
+def _delimiter_tag(turn: str) -> str:
+    # Derived from the reply itself: stable for recordings, unguessable for
+    # whoever writes the reply (it depends on the reply, tag included).
+    return hashlib.sha256(turn.encode()).hexdigest()[:8]
+
+
+def _scrub(text: str) -> str:
+    return (
+        text.replace("<trainee_turn", "<trainee-turn")
+        .replace("</trainee_turn", "</trainee-turn")
+        .replace("<conversation", "<conversation-")
+        .replace("</conversation", "</conversation-")
+    )
+
+
+class Grader:
+    """Grades trainee turns. ``backend=None`` or an offline backend means checks only."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend | None,
+        *,
+        cache: BaseCache | None = None,
+        model_factory: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.backend = backend if backend is not None and not backend.offline else None
+        self.cache = cache
+        # Tests inject a factory that builds a fake structured model from a schema.
+        self._model_factory = model_factory or (
+            lambda schema: structured_model(settings, schema, cache=cache)
+        )
+        self._models: dict[tuple[str, ...], Runnable[Any, Any]] = {}
+
+    @property
+    def checks_only(self) -> bool:
+        return self.backend is None
+
+    def grade_checks_only(
+        self, turn: str, language: Language, history: Sequence[Message] = ()
+    ) -> Grade:
+        report = run_checks(turn, language, history)
+        return self._checks_grade(report, mode="checks_only", note=_OFFLINE_NOTE[language])
+
+    async def grade(
+        self,
+        turn: str,
+        language: Language,
+        history: Sequence[Message] = (),
+        persona: Persona | None = None,
+    ) -> Grade:
+        report = run_checks(turn, language, history)
+        if self.backend is None:
+            return self._checks_grade(report, mode="checks_only", note=_OFFLINE_NOTE[language])
+        clean = strip_injection(turn, report)
+        if clean != turn:
+            # Grade the reply without the attack, then add the attack's cost.
+            if not clean.strip():
+                return self._checks_grade(report, mode="hybrid", note=None)
+            base = await self.grade(clean, language, history, persona)
+            return _with_injection_penalty(base, report)
+        try:
+            return await self._hybrid(turn, language, list(history), persona, report)
+        except Exception as exc:  # every failure becomes "ungraded", never a crash
+            reason = describe_error(exc)
+            log.warning("grader failed, turn left ungraded: %s", reason)
+            return self._checks_grade(
+                report, mode="ungraded", note=_UNGRADED_NOTE[language].format(reason=reason)
+            )
+
+    # --- internals ------------------------------------------------------------
+
+    def _checks_grade(
+        self,
+        report: CheckReport,
+        *,
+        mode: Literal["checks_only", "ungraded", "hybrid"],
+        note: str | None,
+    ) -> Grade:
+        criteria = report.checks_only_criteria()
+        return Grade(
+            criteria=criteria,
+            score=None if mode == "ungraded" else compute_score(criteria),
+            deescalation=estimate_deescalation(criteria),
+            feedback=_checks_feedback(criteria, report.language),
+            better_reply=None,
+            mode=mode,
+            note=note,
+        )
+
+    def _model_for(self, criteria: tuple[str, ...]) -> Runnable[Any, Any]:
+        if criteria not in self._models:
+            self._models[criteria] = self._model_factory(llm_grade_model(criteria))
+        return self._models[criteria]
+
+    async def _hybrid(
+        self,
+        turn: str,
+        language: Language,
+        history: list[Message],
+        persona: Persona | None,
+        report: CheckReport,
+    ) -> Grade:
+        decided = {
+            cid: f for cid, f in {**report.hints, **report.findings}.items() if f.authoritative
+        }
+        judge = tuple(cid for cid in CRITERION_IDS if cid not in decided)
+        transcript, dropped = trim_history(history, self.settings.history_token_budget)
+        hints = [
+            {"criterion": cid, "verdict": f.verdict, "evidence": f.evidence}
+            for cid, f in {**report.findings, **report.hints}.items()
+            if f.authoritative or f.evidence
+        ]
+        system = prompts.render(
+            "grader_system", language_name=LANGUAGE_NAMES[language], judge=list(judge)
+        )
+        user = prompts.render(
+            "grader_user",
+            persona=persona,
+            transcript=[{"role": m.role, "content": _scrub(m.content)} for m in transcript],
+            dropped=dropped,
+            turn=_scrub(turn),
+            tag=_delimiter_tag(turn),
+            findings=hints,
+        )
+        answer = await self._model_for(judge).ainvoke([("system", system), ("human", user)])
+        criteria: dict[str, CriterionResult] = {cid: f.result() for cid, f in decided.items()}
+        llm_criteria = answer.criteria
+        for cid in judge:
+            verdict: LLMVerdict = getattr(llm_criteria, cid)
+            criteria[cid] = CriterionResult(
+                verdict=verdict.verdict,
+                evidence=_verified_evidence(verdict.evidence, turn),
+                source="llm",
+            )
+        deescalation: Deescalation = cap_deescalation(answer.deescalation, criteria)
+        return Grade(
+            criteria=criteria,
+            score=compute_score(criteria),
+            deescalation=deescalation,
+            feedback=answer.feedback.strip(),
+            better_reply=answer.better_reply.strip() or None,
+            mode="hybrid",
+        )
+
+
+def _verified_evidence(evidence: str | None, turn: str) -> str | None:
+    """Keep a quote only if the reply contains it (ignoring case, accents, quotes)."""
+    if not evidence:
+        return None
+    quote = fold(evidence).text.strip(" \"'«»“”.…")
+    if quote and quote in fold(turn).text:
+        return evidence.strip()
+    return None
+
+
+def _with_injection_penalty(base: Grade, report: CheckReport) -> Grade:
+    criteria = dict(base.criteria)
+    criteria["plain_register"] = CriterionResult(
+        verdict="missed", evidence="; ".join(report.injection), source="check"
+    )
+    deescalation: Deescalation = min(base.deescalation, 0)
+    return base.model_copy(
+        update={
+            "criteria": criteria,
+            "score": compute_score(criteria),
+            "deescalation": deescalation,
+        }
+    )
+
+
+def _checks_feedback(criteria: dict[str, CriterionResult], language: Language) -> str:
+    """A short feedback line built from the rubric's tips (offline grades)."""
+    from bot.rubric import CRITERIA_BY_ID
+
+    missed = [cid for cid, r in criteria.items() if r.verdict == "missed"]
+    missed.sort(key=lambda cid: -CRITERIA_BY_ID[cid].weight)
+    met = [cid for cid, r in criteria.items() if r.verdict == "met" and r.evidence]
+    met.sort(key=lambda cid: -CRITERIA_BY_ID[cid].weight)
+    parts: list[str] = []
+    if met:
+        label = CRITERIA_BY_ID[met[0]].label[language]
+        parts.append(f"Bien : {label.lower()}." if language == "fr" else f"Good: {label.lower()}.")
+    if missed:
+        parts.append(CRITERIA_BY_ID[missed[0]].tip[language])
+    if not parts:
+        return (
+            "Rien à signaler par les contrôles automatiques."
+            if language == "fr"
+            else "Nothing for the automatic checks to flag."
+        )
+    return " ".join(parts)
