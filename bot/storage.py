@@ -1,0 +1,279 @@
+"""Where sessions, messages, grades and moods are kept (SQLAlchemy, async).
+
+SQLite by default (one file under ``COACH_DATA_DIR``), PostgreSQL by URL
+(``COACH_DATABASE_URL=postgresql+asyncpg://...``). The tables are prefixed
+``coach_`` so Chainlit's own tables can live in the same database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, event, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.errors import StorageError
+from bot.rubric import Grade
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SessionRow(Base):
+    __tablename__ = "coach_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    thread_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    persona_id: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(2))
+    backend: Mapped[str] = mapped_column(String(255))
+    mood_start: Mapped[int] = mapped_column(Integer)
+    mood: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(default=_now)
+    ended_at: Mapped[datetime | None]
+
+
+class MessageRow(Base):
+    __tablename__ = "coach_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("coach_sessions.id"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    content: Mapped[str] = mapped_column(Text)
+    #: complete; partial (a reply cut by a failure); failed (nothing came).
+    status: Mapped[str] = mapped_column(String(10), default="complete")
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class GradeRow(Base):
+    __tablename__ = "coach_grades"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("coach_sessions.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("coach_messages.id"), unique=True)
+    turn: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(12))
+    score: Mapped[int | None] = mapped_column(Integer)
+    deescalation: Mapped[int] = mapped_column(Integer)
+    mood_before: Mapped[int] = mapped_column(Integer)
+    mood_after: Mapped[int] = mapped_column(Integer)
+    grade: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    """A trainee message with its grade (if it was graded)."""
+
+    turn: int
+    message_id: int
+    content: str
+    grade: Grade | None
+    mood_before: int | None
+    mood_after: int | None
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    row: SessionRow
+    messages: list[MessageRow]
+    turns: list[StoredTurn]
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: AsyncEngine = create_async_engine(url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StorageError(f"cannot use database URL {parsed!r}: {exc}") from None
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def init(self) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(
+                f"cannot open the database ({make_url(self.url)!r}): {str(exc).splitlines()[0]}"
+            ) from None
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # --- writes ---------------------------------------------------------------
+
+    async def create_session(
+        self,
+        *,
+        persona_id: str,
+        language: str,
+        backend: str,
+        mood: int,
+        user_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> str:
+        session_id = str(uuid.uuid4())
+        async with self._sessions.begin() as db:
+            db.add(
+                SessionRow(
+                    id=session_id,
+                    user_id=user_id,
+                    thread_id=thread_id,
+                    persona_id=persona_id,
+                    language=language,
+                    backend=backend,
+                    mood_start=mood,
+                    mood=mood,
+                )
+            )
+        return session_id
+
+    async def add_message(
+        self, session_id: str, role: str, content: str, status: str = "complete"
+    ) -> int:
+        async with self._sessions.begin() as db:
+            row = MessageRow(session_id=session_id, role=role, content=content, status=status)
+            db.add(row)
+            await db.flush()
+            return row.id
+
+    async def add_grade(
+        self,
+        session_id: str,
+        message_id: int,
+        turn: int,
+        grade: Grade,
+        mood_before: int,
+        mood_after: int,
+    ) -> None:
+        async with self._sessions.begin() as db:
+            db.add(
+                GradeRow(
+                    session_id=session_id,
+                    message_id=message_id,
+                    turn=turn,
+                    mode=grade.mode,
+                    score=grade.score,
+                    deescalation=grade.deescalation,
+                    mood_before=mood_before,
+                    mood_after=mood_after,
+                    grade=grade.model_dump(mode="json"),
+                )
+            )
+            await db.execute(
+                update(SessionRow).where(SessionRow.id == session_id).values(mood=mood_after)
+            )
+
+    async def end_session(self, session_id: str, reason: str) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session_id)
+                .values(status="ended", end_reason=reason, ended_at=_now())
+            )
+
+    async def set_thread(self, session_id: str, thread_id: str) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(SessionRow).where(SessionRow.id == session_id).values(thread_id=thread_id)
+            )
+
+    # --- reads ----------------------------------------------------------------
+
+    async def load(self, session_id: str) -> StoredSession | None:
+        async with self._sessions() as db:
+            row = await db.get(SessionRow, session_id)
+            if row is None:
+                return None
+            messages = list(
+                (
+                    await db.scalars(
+                        select(MessageRow)
+                        .where(MessageRow.session_id == session_id)
+                        .order_by(MessageRow.id)
+                    )
+                ).all()
+            )
+            grades = {
+                g.message_id: g
+                for g in (
+                    await db.scalars(select(GradeRow).where(GradeRow.session_id == session_id))
+                ).all()
+            }
+        turns: list[StoredTurn] = []
+        for message in messages:
+            if message.role != "trainee":
+                continue
+            g = grades.get(message.id)
+            turns.append(
+                StoredTurn(
+                    turn=len(turns) + 1,
+                    message_id=message.id,
+                    content=message.content,
+                    grade=Grade.model_validate(g.grade) if g else None,
+                    mood_before=g.mood_before if g else None,
+                    mood_after=g.mood_after if g else None,
+                )
+            )
+        return StoredSession(row, messages, turns)
+
+    async def find_by_thread(self, thread_id: str) -> SessionRow | None:
+        async with self._sessions() as db:
+            result = await db.scalars(
+                select(SessionRow)
+                .where(SessionRow.thread_id == thread_id)
+                .order_by(SessionRow.started_at.desc())
+            )
+            return result.first()
+
+    async def list_sessions(self, user_id: str | None = None) -> list[SessionRow]:
+        query = select(SessionRow).order_by(SessionRow.started_at.desc())
+        if user_id is not None:
+            query = query.where(SessionRow.user_id == user_id)
+        async with self._sessions() as db:
+            return list((await db.scalars(query)).all())
+
+    async def grades_for_sessions(self, session_ids: list[str]) -> list[GradeRow]:
+        if not session_ids:
+            return []
+        async with self._sessions() as db:
+            return list(
+                (
+                    await db.scalars(
+                        select(GradeRow)
+                        .where(GradeRow.session_id.in_(session_ids))
+                        .order_by(GradeRow.id)
+                    )
+                ).all()
+            )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the app and a CLI read while one writes; foreign keys are off by default.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
