@@ -138,20 +138,27 @@ def structured_model(
     *,
     cache: BaseCache | None = None,
 ) -> Runnable[Any, Any]:
-    """The grader model bound to return ``schema`` (a pydantic model).
+    """The grader model bound to return ``schema`` (a pydantic model)."""
+    backend = resolve_backend(settings)
+    model = chat_model(settings, "grader", cache=cache)
+    return bind_structured(model, schema, backend.structured_method, settings.grader_attempts)
+
+
+def bind_structured(
+    model: BaseChatModel, schema: type[BaseModel], method: StructuredMethod, attempts: int
+) -> Runnable[Any, Any]:
+    """``model`` asked for ``schema``, re-asked up to ``attempts`` times.
 
     Validation failures raise, so ``with_retry`` re-asks; the caller turns
     the final failure into an "ungraded" grade.
     """
-    backend = resolve_backend(settings)
-    model = chat_model(settings, "grader", cache=cache)
-    kwargs: dict[str, Any] = {"method": backend.structured_method}
-    if backend.structured_method == "json_schema":
+    kwargs: dict[str, Any] = {"method": method}
+    if method == "json_schema":
         kwargs["strict"] = True
     structured = model.with_structured_output(schema, **kwargs)
     checked = structured | RunnableLambda(_require_result)
     return checked.with_retry(
-        stop_after_attempt=settings.grader_attempts,
+        stop_after_attempt=attempts,
         wait_exponential_jitter=False,
         # Re-ask when the answer does not parse or validate; network errors
         # were already retried by the SDK (COACH_MAX_RETRIES).
