@@ -72,6 +72,12 @@ _UNGRADED_NOTE = {
 }
 
 
+#: Text bounds for servers whose grammar enforces them (llama.cpp): a small
+#: model that loops inside a string stops at the bound instead of running out
+#: of tokens mid-JSON. OpenAI's strict mode rejects maxLength, so it gets none.
+EVIDENCE_MAX, FEEDBACK_MAX, REPLY_MAX = 200, 500, 800
+
+
 class LLMVerdict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -79,16 +85,27 @@ class LLMVerdict(BaseModel):
     evidence: str | None = Field(description="Exact words from the reply, or null.")
 
 
-def llm_grade_model(criteria: Sequence[str]) -> type[BaseModel]:
+class BoundedLLMVerdict(LLMVerdict):
+    evidence: str | None = Field(
+        description="Exact words from the reply, or null.", max_length=EVIDENCE_MAX
+    )
+
+
+def llm_grade_model(criteria: Sequence[str], *, bounded: bool = False) -> type[BaseModel]:
     """The structured output asked of the LLM: only the criteria it decides.
 
     Every field is required (OpenAI's strict mode needs that) and bounded
     values are literals (llama.cpp's grammar enforces enums, not ranges).
     """
+
+    def text(limit: int, description: str) -> Any:
+        return Field(description=description, max_length=limit if bounded else None)
+
+    verdict_model = BoundedLLMVerdict if bounded else LLMVerdict
     verdicts: Any = create_model(  # type: ignore[call-overload]
         "Verdicts",
         __config__=ConfigDict(extra="forbid"),
-        **{cid: (LLMVerdict, ...) for cid in criteria},
+        **{cid: (verdict_model, ...) for cid in criteria},
     )
     model: type[BaseModel] = create_model(
         "TurnGrade",
@@ -96,8 +113,8 @@ def llm_grade_model(criteria: Sequence[str]) -> type[BaseModel]:
         __doc__="The grade of one trainee reply.",
         criteria=(verdicts, ...),
         deescalation=(Literal[-2, -1, 0, 1, 2], ...),
-        feedback=(str, ...),
-        better_reply=(str, ...),
+        feedback=(str, text(FEEDBACK_MAX, "One or two sentences for the trainee.")),
+        better_reply=(str, text(REPLY_MAX, "A better version of the whole reply.")),
     )
     return model
 
@@ -217,7 +234,8 @@ class Grader:
 
     def _model_for(self, criteria: tuple[str, ...]) -> Runnable[Any, Any]:
         if criteria not in self._models:
-            self._models[criteria] = self._model_factory(llm_grade_model(criteria))
+            bounded = self.backend is not None and self.backend.structured_method != "json_schema"
+            self._models[criteria] = self._model_factory(llm_grade_model(criteria, bounded=bounded))
         return self._models[criteria]
 
     async def _hybrid(
@@ -254,7 +272,7 @@ class Grader:
         criteria: dict[str, CriterionResult] = {cid: f.result() for cid, f in decided.items()}
         llm_criteria = answer.criteria
         for cid in judge:
-            verdict: LLMVerdict = getattr(llm_criteria, cid)
+            verdict = getattr(llm_criteria, cid)
             criteria[cid] = CriterionResult(
                 verdict=verdict.verdict,
                 evidence=_verified_evidence(verdict.evidence, turn),

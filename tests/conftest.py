@@ -15,13 +15,17 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
+from pydantic import Field
 
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--live-api", action="store_true",
-                     help="also run tests that call a hosted model (needs OPENAI_API_KEY)")
+    parser.addoption(
+        "--live-api",
+        action="store_true",
+        help="also run tests that call a hosted model (needs OPENAI_API_KEY)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -66,7 +70,7 @@ class FakeChat(GenericFakeChatModel):
     raised instead of answering.
     """
 
-    calls: list[list[BaseMessage]] = []
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
     tool_name: str = "TurnGrade"
     #: The schema structured output asked for (set by bind_tools).
     bound: Any = None
@@ -75,8 +79,9 @@ class FakeChat(GenericFakeChatModel):
         self.bound = tools[0]
         return self
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         self.calls.append(list(messages))
         nxt = next(self.messages)
         if isinstance(nxt, Exception):
@@ -84,8 +89,10 @@ class FakeChat(GenericFakeChatModel):
         if callable(nxt):  # an answer computed from the schema that was asked for
             nxt = nxt(self.bound)
         if isinstance(nxt, dict):
-            nxt = AIMessage(content="", tool_calls=[
-                {"name": self.tool_name, "args": nxt, "id": f"call-{len(self.calls)}"}])
+            nxt = AIMessage(
+                content="",
+                tool_calls=[{"name": self.tool_name, "args": nxt, "id": f"call-{len(self.calls)}"}],
+            )
         return _result(nxt)
 
 

@@ -28,22 +28,29 @@ def answer(verdict: str = "met", deescalation: int = 2, **overrides: Any) -> Any
         for cid, value in overrides.items():
             if cid in criteria:
                 criteria[cid] = value
-        return {"criteria": criteria, "deescalation": deescalation,
-                "feedback": "Good start.", "better_reply": "I'm so sorry. I'll fix it today."}
+        return {
+            "criteria": criteria,
+            "deescalation": deescalation,
+            "feedback": "Good start.",
+            "better_reply": "I'm so sorry. I'll fix it today.",
+        }
 
     return build
 
 
 def grader_with(fake: FakeChat, settings: Settings, attempts: int = 2) -> Grader:
-    return Grader(settings, BACKEND,
-                  model_factory=lambda schema: bind_structured(fake, schema, "function_calling",
-                                                               attempts))
+    return Grader(
+        settings,
+        BACKEND,
+        model_factory=lambda schema: bind_structured(fake, schema, "function_calling", attempts),
+    )
 
 
 async def test_a_check_violation_cannot_be_overruled(settings: Settings) -> None:
     fake = fake_chat(answer("met", deescalation=2))
     grade = await grader_with(fake, settings).grade(
-        "Calm down, I'm sorry, I'll refund you today.", "en", HISTORY_EN)
+        "Calm down, I'm sorry, I'll refund you today.", "en", HISTORY_EN
+    )
     asked = set(fake.bound.model_fields["criteria"].annotation.model_fields)
     # The LLM is not even asked about what the checks settled.
     assert "no_blocking_phrase" not in asked and "apologize" not in asked
@@ -56,7 +63,8 @@ async def test_a_check_violation_cannot_be_overruled(settings: Settings) -> None
 
 
 async def test_the_llm_decides_what_the_checks_only_inferred_from_absence(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     # No apology words the lists know: the check's "missed" is only a default.
     turn = "Please forgive the mix-up, I'll refund you by 5 pm."
     fake = fake_chat(answer("na", apologize={"verdict": "met", "evidence": "Please forgive"}))
@@ -66,8 +74,7 @@ async def test_the_llm_decides_what_the_checks_only_inferred_from_absence(
     assert grade.criteria["concrete_timeline"].source == "check"  # "by 5 pm" was found
 
 
-async def test_score_is_computed_from_verdicts_not_taken_from_the_model(
-        settings: Settings) -> None:
+async def test_score_is_computed_from_verdicts_not_taken_from_the_model(settings: Settings) -> None:
     fake = fake_chat(answer("missed", deescalation=0))
     grade = await grader_with(fake, settings).grade("I'm sorry, let me check.", "en", HISTORY_EN)
     met = [c for c, r in grade.criteria.items() if r.verdict == "met"]
@@ -75,23 +82,22 @@ async def test_score_is_computed_from_verdicts_not_taken_from_the_model(
 
 
 async def test_invented_evidence_is_dropped(settings: Settings) -> None:
-    fake = fake_chat(answer("na", acknowledge_emotion={"verdict": "met",
-                                                       "evidence": "I feel your pain"}))
-    grade = await grader_with(fake, settings).grade("I see how annoying this is.", "en",
-                                                    HISTORY_EN)
+    fake = fake_chat(
+        answer("na", acknowledge_emotion={"verdict": "met", "evidence": "I feel your pain"})
+    )
+    grade = await grader_with(fake, settings).grade("I see how annoying this is.", "en", HISTORY_EN)
     assert grade.criteria["acknowledge_emotion"].evidence is None
-    fake = fake_chat(answer("na", acknowledge_emotion={"verdict": "met",
-                                                       "evidence": "how ANNOYING this is"}))
-    grade = await grader_with(fake, settings).grade("I see how annoying this is.", "en",
-                                                    HISTORY_EN)
+    fake = fake_chat(
+        answer("na", acknowledge_emotion={"verdict": "met", "evidence": "how ANNOYING this is"})
+    )
+    grade = await grader_with(fake, settings).grade("I see how annoying this is.", "en", HISTORY_EN)
     assert grade.criteria["acknowledge_emotion"].evidence == "how ANNOYING this is"
 
 
 async def test_invalid_answers_are_retried_then_ungraded(settings: Settings) -> None:
     invalid = answer("met", deescalation=1024)  # out of range: fails validation
     fake = fake_chat(invalid, invalid, invalid)
-    grade = await grader_with(fake, settings, attempts=3).grade("Um, calm down.", "en",
-                                                                HISTORY_EN)
+    grade = await grader_with(fake, settings, attempts=3).grade("Um, calm down.", "en", HISTORY_EN)
     assert len(fake.calls) == 3
     assert grade.mode == "ungraded"
     assert grade.score is None
@@ -113,8 +119,9 @@ async def test_a_server_failure_is_ungraded_not_a_crash(settings: Settings) -> N
 
     request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
     fake = fake_chat(openai.APIConnectionError(request=request))
-    grade = await grader_with(fake, settings).grade("Je suis désolée.", "fr",
-                                                    [Message(role="customer", content="Non !")])
+    grade = await grader_with(fake, settings).grade(
+        "Je suis désolée.", "fr", [Message(role="customer", content="Non !")]
+    )
     assert grade.mode == "ungraded"
     assert "ne peut pas" in (grade.note or "") or "cannot be reached" in (grade.note or "")
 
@@ -160,6 +167,9 @@ def test_llm_schema_uses_literals_for_bounded_values() -> None:
     deescalation = schema["properties"]["deescalation"]
     assert sorted(deescalation["enum"]) == [-2, -1, 0, 1, 2]
     assert schema["additionalProperties"] is False
+    assert "maxLength" not in schema["properties"]["feedback"]  # OpenAI strict rejects it
+    bounded = llm_grade_model(("explore",), bounded=True).model_json_schema()
+    assert bounded["properties"]["feedback"]["maxLength"] == 500
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])

@@ -31,10 +31,19 @@ def test_every_committed_persona_is_valid() -> None:
 
 def test_required_scenarios_are_covered() -> None:
     ids = set(load_catalog(PERSONAS).personas)
-    for expected in ("fr-panne-entreprise", "fr-deuil-chien", "en-defective-blender",
-                     "fr-double-prelevement", "en-late-parcel", "fr-smartphone-casse",
-                     "en-account-manager", "en-parent-internet", "fr-ordinateur-multi",
-                     "en-abusive-caller", "fr-rappel-superviseur"):
+    for expected in (
+        "fr-panne-entreprise",
+        "fr-deuil-chien",
+        "en-defective-blender",
+        "fr-double-prelevement",
+        "en-late-parcel",
+        "fr-smartphone-casse",
+        "en-account-manager",
+        "en-parent-internet",
+        "fr-ordinateur-multi",
+        "en-abusive-caller",
+        "fr-rappel-superviseur",
+    ):
         assert expected in ids
     assert load_catalog(PERSONAS).personas["en-abusive-caller"].abusive
 
@@ -51,7 +60,8 @@ def test_committed_schema_is_current() -> None:
     committed = (PERSONAS / "persona.schema.json").read_text(encoding="utf-8")
     assert committed == persona_json_schema_text(), (
         "personas/persona.schema.json is stale: run coach personas schema -o "
-        "personas/persona.schema.json")
+        "personas/persona.schema.json"
+    )
 
 
 def broken(tmp_path: Path, name: str, edit: str, new: str) -> Path:
@@ -67,8 +77,7 @@ def test_errors_name_file_line_and_field(tmp_path: Path) -> None:
     with pytest.raises(PersonaError) as exc:
         load_persona_file(path)
     message = str(exc.value)
-    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
-                if "start: 12" in text)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "start: 12" in text)
     assert message.startswith(f"{path.name}:{line}: mood.start:")  # relative to the cwd
     assert "\n" not in message
 
@@ -105,26 +114,44 @@ def test_catalog_skips_and_reports_bad_files(tmp_path: Path) -> None:
         catalog.get("nope")
 
 
-def test_scaffold_validates_and_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scaffold_validates_and_round_trips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COACH_PERSONAS_DIR", str(tmp_path))
     from bot.settings import get_settings
 
     get_settings.cache_clear()
-    result = subprocess.run(["coach", "personas", "new", "en-test-case", "--language", "en"],
-                            capture_output=True, text=True, env=None, check=False)
+    result = subprocess.run(
+        ["coach", "personas", "new", "en-test-case", "--language", "en"],
+        capture_output=True,
+        text=True,
+        env=None,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     created = tmp_path / "en-test-case.yaml"
     persona = load_persona_file(created)
     assert persona.language == "en" and persona.id == "en-test-case"
-    again = subprocess.run(["coach", "personas", "new", "en-test-case"], capture_output=True,
-                           text=True, check=False)
+    again = subprocess.run(
+        ["coach", "personas", "new", "en-test-case"], capture_output=True, text=True, check=False
+    )
     assert again.returncode == 1 and "already exists" in again.stderr
 
 
 def test_mood_bands() -> None:
     assert [mood_band(m) for m in range(11)] == [
-        "calm", "calm", "calm", "uneasy", "uneasy", "upset", "upset", "angry", "angry",
-        "furious", "furious"]
+        "calm",
+        "calm",
+        "calm",
+        "uneasy",
+        "uneasy",
+        "upset",
+        "upset",
+        "angry",
+        "angry",
+        "furious",
+        "furious",
+    ]
 
 
 def test_parse_persona_rejects_non_mappings(tmp_path: Path) -> None:

@@ -1,0 +1,160 @@
+"""The `coach` command line, run as a real process (the contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def coach(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["coach", *args], input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["chat"],
+        ["grade"],
+        ["personas"],
+        ["personas", "list"],
+        ["personas", "validate"],
+        ["personas", "schema"],
+        ["personas", "new"],
+    ],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = coach(*command, "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_grade_checks_only_decides_the_check_criteria(tmp_path: Path) -> None:
+    cases = [
+        {
+            "id": "fr-bad",
+            "language": "fr",
+            "history": [{"role": "customer", "content": "Je suis débitée deux fois !"}],
+            "turn": "Euh, calmez-vous, ce n'est pas notre politique.",
+        },
+        {
+            "id": "en-good",
+            "persona": "en-late-parcel",
+            "turn": "Thank you for reaching out. I'm so sorry the parcel is stuck. I'm checking "
+            "the tracking now and I'll call you back by 3 pm.",
+        },
+    ]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(json.dumps(c) for c in cases), encoding="utf-8")
+    result = coach("grade", "--checks-only", str(path))
+    assert result.returncode == 0, result.stderr
+    grades = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [g["id"] for g in grades] == ["fr-bad", "en-good"]
+    bad, good = (g["criteria"] for g in grades)
+    assert bad["no_filler"] == {"verdict": "missed", "evidence": "Euh", "source": "check"}
+    assert bad["no_blocking_phrase"]["evidence"] == "calmez-vous; ce n'est pas notre politique"
+    assert {
+        good[c]["verdict"]
+        for c in (
+            "positive_opening",
+            "apologize",
+            "narrate_action",
+            "concrete_timeline",
+            "personal_language",
+        )
+    } == {"met"}
+    assert all(g["mode"] == "checks_only" and len(g["criteria"]) == 20 for g in grades)
+    assert grades[1]["score"] > grades[0]["score"]
+
+
+def test_grade_reads_stdin_and_says_when_offline() -> None:
+    result = coach("grade", "-", stdin='{"language": "en", "turn": "Calm down."}')
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["criteria"]["no_blocking_phrase"]["verdict"] == "missed"
+    assert "offline" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("stdin", "pattern"),
+    [
+        ("{not json", "not JSON"),
+        ('{"language": "en"}', "turn: required field is missing"),
+        ('{"language": "en", "turn": "x", "expect": {"kindness": "met"}}', "unknown criterion"),
+        ('{"persona": "nobody", "turn": "x"}', "unknown persona 'nobody'"),
+    ],
+)
+def test_grade_bad_input_gets_one_line(stdin: str, pattern: str) -> None:
+    assert pattern in one_line_error(coach("grade", "--checks-only", "-", stdin=stdin))
+
+
+def test_grade_missing_file() -> None:
+    assert "no such file" in one_line_error(coach("grade", "/nonexistent/cases.jsonl"))
+
+
+def test_scripted_chat_runs_a_full_offline_session(tmp_path: Path) -> None:
+    script = tmp_path / "trainee.txt"
+    script.write_text(
+        "# a comment line is skipped\n"
+        "Calmez-vous madame, quel est votre numéro de commande ?\n\n"
+        "Je suis sincèrement désolée pour Filou. Je comprends à quel point c'est dur.\n"
+        "J'annule la commande maintenant, vous serez remboursée sous 3 jours ouvrés.\n",
+        encoding="utf-8",
+    )
+    result = coach("chat", "--persona", "fr-deuil-chien", "--script", str(script), "--json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    types = [e["type"] for e in events]
+    assert types[:2] == ["session", "customer"]
+    assert types.count("trainee") == 3 and types.count("grade") == 3
+    assert types.count("mood") == 3 and types[-1] == "end"
+    assert "customer_chunk" not in types
+    moods = [e["after"] for e in events if e["type"] == "mood"]
+    assert moods[0] > 7 and moods[-1] < moods[0]
+    end = events[-1]
+    assert end["debrief"]["turns"] == 3 and len(end["debrief"]["mood_trajectory"]) == 4
+    assert events[0]["backend"].startswith("offline")
+    assert (tmp_path / "data" / "coach.db").exists()
+
+
+def test_chat_errors() -> None:
+    assert "unknown persona" in one_line_error(
+        coach("chat", "--persona", "nobody", "--script", "-", stdin="hi")
+    )
+    assert "no such script" in one_line_error(
+        coach("chat", "--persona", "fr-deuil-chien", "--script", "/nope.txt")
+    )
+    assert "not a terminal" in one_line_error(
+        coach("chat", "--persona", "fr-deuil-chien", stdin="Bonjour\n")
+    )
+    assert "Missing option" in one_line_error(coach("chat"), code=2)
+    assert "No such option" in one_line_error(coach("grade", "--bogus"), code=2)
+
+
+def test_personas_commands(tmp_path: Path) -> None:
+    listed = coach("personas", "list", "--json", "--language", "en")
+    assert listed.returncode == 0
+    ids = [json.loads(line)["id"] for line in listed.stdout.splitlines()]
+    assert ids and all(i.startswith("en-") for i in ids)
+    valid = coach("personas", "validate")
+    assert valid.returncode == 0 and valid.stdout.count("ok: ") >= 10
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nname: x\n", encoding="utf-8")
+    result = coach("personas", "validate", str(ROOT / "personas" / "fr-deuil-chien.yaml"), str(bad))
+    assert result.returncode == 1 and "ok: " in result.stdout
+    assert result.stderr.startswith("error: bad.yaml:") or "bad.yaml" in result.stderr
+    schema = json.loads(coach("personas", "schema").stdout)
+    assert schema["additionalProperties"] is False and "opening" in schema["required"]

@@ -1,0 +1,231 @@
+"""The session engine against a real SQLite database, offline and with fake models."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from bot.backends import Backend, bind_structured
+from bot.grader import Grader
+from bot.personas import Persona, load_catalog
+from bot.runtime import Runtime
+from bot.session import (
+    CustomerChunk,
+    CustomerSaid,
+    EmptyMessageError,
+    Failure,
+    GradeReady,
+    MoodChanged,
+    SessionClosedError,
+    SessionEnded,
+    SessionEngine,
+    TraineeSaid,
+)
+from bot.settings import Settings
+from bot.simulator import CustomerTurn, LLMCustomer, ScriptedCustomer
+from bot.storage import Store
+from tests.conftest import fake_chat
+from tests.test_grader import answer
+
+PERSONAS = Path(__file__).resolve().parent.parent / "personas"
+BACKEND = Backend("compatible", "http://127.0.0.1:9/v1", "function_calling", "m", "m")
+
+
+def persona(pid: str = "fr-deuil-chien") -> Persona:
+    return load_catalog(PERSONAS).personas[pid]
+
+
+async def play(engine: SessionEngine, text: str) -> list[BaseModel]:
+    return [event async for event in engine.turn(text)]
+
+
+def db_rows(settings: Settings, query: str) -> list[tuple[Any, ...]]:
+    path = settings.resolved_database_url.split(":///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        return conn.execute(query).fetchall()
+
+
+@pytest.fixture
+async def offline(settings: Settings) -> Any:
+    runtime = Runtime.create(settings)
+    await runtime.store.init()
+    yield runtime
+    await runtime.store.close()
+
+
+async def test_offline_turn_stores_everything_and_moves_the_mood(
+    offline: Runtime, settings: Settings
+) -> None:
+    engine = offline.engine(persona())
+    started = await engine.start()
+    assert started[1].content.startswith("Allô")  # type: ignore[attr-defined]
+    events = await play(engine, "Euh, calmez-vous madame, quel est votre numéro de commande ?")
+    kinds = [type(e) for e in events]
+    assert kinds[0] is TraineeSaid
+    assert CustomerChunk in kinds and CustomerSaid in kinds
+    grade = next(e for e in events if isinstance(e, GradeReady)).grade
+    mood = next(e for e in events if isinstance(e, MoodChanged))
+    assert grade.mode == "checks_only"
+    assert grade.criteria["no_blocking_phrase"].verdict == "missed"
+    assert mood.delta > 0 and mood.reason == "phrase bloquante"
+    reply = next(e for e in events if isinstance(e, CustomerSaid)).content
+    # The scripted customer reacts to the blocking phrase and answers the question.
+    assert any(line in reply for line in persona().lines.inflamed)
+    assert "58-2291" in reply
+    rows = db_rows(settings, "select role, content from coach_messages order by id")
+    assert [r[0] for r in rows] == ["customer", "trainee", "customer"]
+    grades = db_rows(settings, "select turn, mood_before, mood_after, score from coach_grades")
+    assert grades == [(1, 7, mood.after, grade.score)]
+    assert db_rows(settings, "select mood from coach_sessions") == [(mood.after,)]
+
+
+async def test_good_turns_calm_the_customer_until_satisfied(offline: Runtime) -> None:
+    engine = offline.engine(persona())
+    await engine.start()
+    turns = [
+        "Je suis sincèrement désolée pour Filou, mes condoléances. Je comprends à quel point "
+        "c'est douloureux.",
+        "Si je comprends bien, vous voulez annuler la commande avant l'envoi, c'est bien cela ?",
+        "J'annule la commande maintenant et je lance le remboursement sur votre carte : "
+        "vous le verrez sous 3 jours ouvrés. Je vous propose aussi de vous envoyer la "
+        "confirmation par e-mail.",
+    ]
+    events: list[BaseModel] = []
+    for text in turns:
+        events += await play(engine, text)
+        if engine.ended:
+            break
+    moods = [e.after for e in events if isinstance(e, MoodChanged)]
+    assert moods == sorted(moods, reverse=True) and moods[-1] <= persona().mood.calm_at
+    end = events[-1]
+    assert isinstance(end, SessionEnded) and end.reason == "calm"
+    final = [e for e in events if isinstance(e, CustomerSaid) and e.status == "final"]
+    assert final and final[0].content in persona().lines.satisfied
+    assert end.debrief.outcome == "calm" and end.debrief.mood_trajectory[0] == 7
+    with pytest.raises(SessionClosedError):
+        await play(engine, "Autre chose ?")
+
+
+async def test_blocking_phrases_make_the_customer_walk_out(
+    offline: Runtime, settings: Settings
+) -> None:
+    engine = offline.engine(persona())
+    await engine.start()
+    events: list[BaseModel] = []
+    for _ in range(5):
+        events += await play(engine, "Calmez-vous, c'est comme ça.")
+        if engine.ended:
+            break
+    end = events[-1]
+    assert isinstance(end, SessionEnded) and end.reason == "walkout"
+    assert db_rows(settings, "select status, end_reason from coach_sessions") == [
+        ("ended", "walkout")
+    ]
+    assert end.debrief.improvements[0].criterion == "no_blocking_phrase"
+
+
+async def test_bad_input_is_refused_before_anything_is_stored(
+    offline: Runtime, settings: Settings
+) -> None:
+    engine = offline.engine(persona())
+    with pytest.raises(SessionClosedError):
+        await play(engine, "Bonjour")
+    await engine.start()
+    with pytest.raises(EmptyMessageError, match="empty"):
+        await play(engine, "   ")
+    with pytest.raises(EmptyMessageError, match="under 4000"):
+        await play(engine, "x" * 4001)
+    assert db_rows(settings, "select count(*) from coach_messages where role='trainee'") == [(0,)]
+
+
+class ExplodingCustomer(ScriptedCustomer):
+    async def reply(self, turn: CustomerTurn) -> Any:  # type: ignore[override]
+        yield "Je... "
+        raise RuntimeError("the model server went away")
+
+
+async def test_a_model_failure_mid_reply_keeps_the_trainee_message(
+    offline: Runtime, settings: Settings
+) -> None:
+    engine = SessionEngine(
+        persona=persona(),
+        customer=ExplodingCustomer(persona()),
+        grader=offline.grader,
+        store=offline.store,
+        backend_label="test",
+    )
+    await engine.start()
+    events = await play(engine, "Je suis désolée pour Filou.")
+    failure = next(e for e in events if isinstance(e, Failure))
+    assert failure.where == "customer" and "enregistré" in failure.message
+    assert any(isinstance(e, GradeReady) for e in events)  # the grade still arrives
+    rows = db_rows(settings, "select role, content, status from coach_messages order by id")
+    assert rows[1] == ("trainee", "Je suis désolée pour Filou.", "complete")
+    assert rows[2] == ("customer", "Je...", "partial")
+
+
+async def test_with_models_reply_and_grade_run_concurrently(settings: Settings) -> None:
+    store = Store(settings.resolved_database_url)
+    await store.init()
+    grade_started = asyncio.Event()
+    release_grade = asyncio.Event()
+    fake_grader_chat = fake_chat(answer("met", deescalation=1))
+
+    class SlowGrader(Grader):
+        async def grade(self, *args: Any, **kwargs: Any) -> Any:
+            grade_started.set()
+            await release_grade.wait()
+            return await super().grade(*args, **kwargs)
+
+    grader = SlowGrader(
+        settings,
+        BACKEND,
+        model_factory=lambda schema: bind_structured(
+            fake_grader_chat, schema, "function_calling", 2
+        ),
+    )
+    customer_chat = fake_chat("Bon... d'accord. Merci de le dire.")
+    customer = LLMCustomer(persona(), customer_chat, settings.history_token_budget)
+    engine = SessionEngine(
+        persona=persona(), customer=customer, grader=grader, store=store, backend_label="fake"
+    )
+    await engine.start()
+    seen: list[BaseModel] = []
+    async for event in engine.turn("Je suis désolée pour Filou, vraiment."):
+        seen.append(event)
+        if isinstance(event, CustomerSaid):
+            # The whole reply streamed while the grade was still pending.
+            assert grade_started.is_set() and not release_grade.is_set()
+            release_grade.set()
+    chunks = [e for e in seen if isinstance(e, CustomerChunk)]
+    assert len(chunks) > 1
+    mood = next(e for e in seen if isinstance(e, MoodChanged))
+    assert (mood.before, mood.after) == (7, 6)
+    # The customer model got the persona, the mood and the checks' reaction.
+    system = customer_chat.calls[0][0].content
+    assert "Monique" in system and "is 7" in system and "the agent apologised" in system
+    assert customer_chat.calls[0][-1].content == "Je suis désolée pour Filou, vraiment."
+    await store.close()
+
+
+async def test_resume_restores_history_mood_and_grades(offline: Runtime) -> None:
+    engine = offline.engine(persona())
+    await engine.start()
+    await play(engine, "Calmez-vous.")
+    assert engine.session_id is not None
+    again = await SessionEngine.resume(
+        engine.session_id,
+        persona=persona(),
+        customer=ScriptedCustomer(persona()),
+        grader=offline.grader,
+        store=offline.store,
+        backend_label="x",
+    )
+    assert again.mood == engine.mood and len(again.history) == 3 and len(again.grades) == 1
+    events = await play(again, "Je suis vraiment désolée.")
+    assert next(e for e in events if isinstance(e, GradeReady)).turn == 2
