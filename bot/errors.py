@@ -38,3 +38,11 @@ class BackendError(CoachError):
 
 class StorageError(CoachError):
     """The database could not be reached or written."""
+
+
+class RecordingMissing(CoachError):
+    """Replaying evals found a model call that was never recorded."""
+
+
+class EvalError(CoachError):
+    """An eval suite could not run (bad dataset, thresholds file, recordings)."""

@@ -34,6 +34,7 @@ from bot import prompts
 from bot.backends import Backend, describe_error, structured_model
 from bot.checks import CheckReport, run_checks
 from bot.conversation import Message
+from bot.errors import RecordingMissing
 from bot.lexicon import load_lexicon
 from bot.rubric import (
     CRITERION_IDS,
@@ -205,6 +206,8 @@ class Grader:
             return _with_injection_penalty(base, report)
         try:
             return await self._hybrid(turn, language, list(history), persona, report)
+        except RecordingMissing:
+            raise  # an eval replay gap is the evaluator's to fix, not an ungraded turn
         except Exception as exc:  # every failure becomes "ungraded", never a crash
             reason = describe_error(exc)
             log.warning("grader failed, turn left ungraded: %s", reason)

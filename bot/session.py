@@ -27,7 +27,7 @@ from bot.backends import describe_error
 from bot.checks import CheckReport, run_checks
 from bot.conversation import Message
 from bot.debrief import Debrief, EndReason, build_debrief
-from bot.errors import CoachError
+from bot.errors import CoachError, RecordingMissing
 from bot.grader import Grader
 from bot.personas import MOOD_MAX, MOOD_MIN, Persona, mood_band
 from bot.rubric import Grade
@@ -353,7 +353,10 @@ class SessionEngine:
             for task in tasks:
                 if not task.done():
                     task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome  # only what the tasks let through: replay gaps, bugs
         if grade_event is None:  # pragma: no cover - grade() never raises
             return
         self._apply(grade_event.grade)
@@ -380,6 +383,8 @@ class SessionEngine:
             async for chunk in self.customer.reply(turn):
                 parts.append(chunk)
                 yield CustomerChunk(text=chunk)
+        except RecordingMissing:
+            raise
         except Exception as exc:
             reason = describe_error(exc)
             log.warning("customer reply failed: %s", reason)

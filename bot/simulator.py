@@ -112,6 +112,12 @@ class LLMCustomer:
             messages.append(("ai" if message.role == "customer" else "human", message.content))
         if messages[-1][0] != "human":  # pragma: no cover - the engine always ends on the trainee
             raise ValueError("the customer replies to a trainee message")
+        if getattr(self.model, "cache", None) is not None:
+            # Recorded (eval) runs: LangChain's cache serves invoke, not stream.
+            result = await self.model.ainvoke(messages)
+            if isinstance(result.content, str) and result.content:
+                yield result.content
+            return
         async for chunk in self.model.astream(messages):
             text = chunk.content if isinstance(chunk.content, str) else ""
             if text:

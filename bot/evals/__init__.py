@@ -1,0 +1,1 @@
+"""Eval suites that pin the grader's and the personas' behaviour (`coach eval`)."""

@@ -1,0 +1,195 @@
+"""The persona suite: each persona against a scripted good and bad trainee.
+
+Pass conditions, per persona and script: the mood ends lower than it started
+with the good trainee and higher (or walks out) with the bad one, and no
+customer line steps out of character, reveals its instructions or coaches
+the trainee.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.errors import EvalError
+from bot.personas import Persona
+from bot.rubric import Language
+from bot.session import CustomerSaid, SessionEngine
+from bot.text import fold
+
+ScriptKind = Literal["good", "bad"]
+
+
+class LanguageScripts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    boundary: list[str]
+    good: list[str]
+    bad: list[str]
+
+
+class Never(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    out_of_character: list[str]
+    reveals_instructions: list[str]
+    coaches: list[str]
+
+
+class PersonaScripts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fr: LanguageScripts
+    en: LanguageScripts
+    never: Never
+
+    def lines(self, persona: Persona, kind: ScriptKind) -> list[str]:
+        scripts: LanguageScripts = getattr(self, persona.language)
+        if kind == "bad":
+            return list(scripts.bad)
+        return [*(scripts.boundary if persona.abusive else []), *scripts.good]
+
+
+def load_scripts(path: Path) -> PersonaScripts:
+    try:
+        return PersonaScripts.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise EvalError(f"{path}: persona scripts not found") from None
+    except (yaml.YAMLError, ValidationError) as exc:
+        first = str(exc).splitlines()[0]
+        raise EvalError(f"{path}: invalid persona scripts: {first}") from None
+
+
+@dataclass
+class Violation:
+    kind: str
+    line: str
+    matched: str
+
+
+@dataclass
+class PersonaRun:
+    persona: str
+    language: Language
+    script: ScriptKind
+    moods: list[int]
+    end: str | None
+    customer_lines: list[str]
+    violations: list[Violation] = field(default_factory=list)
+    #: Set when the run itself could not complete.
+    error: str | None = None
+
+    @property
+    def mood_ok(self) -> bool:
+        start, final = self.moods[0], self.moods[-1]
+        if self.script == "good":
+            return final < start
+        return final > start or self.end == "walkout"
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and self.mood_ok and not self.violations
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "persona": self.persona, "language": self.language, "script": self.script,
+            "moods": self.moods, "end": self.end, "mood_ok": self.mood_ok,
+            "violations": [v.__dict__ for v in self.violations], "passed": self.passed,
+            "error": self.error,
+        }
+
+
+class Detector:
+    def __init__(self, never: Never) -> None:
+        self.patterns = {
+            kind: [re.compile(rf"(?<!\w)(?:{p})(?!\w)") for p in getattr(never, kind)]
+            for kind in ("out_of_character", "reveals_instructions", "coaches")
+        }
+
+    def violations(self, line: str, persona: Persona) -> list[Violation]:
+        folded = fold(line).text
+        found = []
+        for kind, patterns in self.patterns.items():
+            for pattern in patterns:
+                if m := pattern.search(folded):
+                    found.append(Violation(kind, line, m.group(0)))
+                    break
+        leaked = _leaked_background(folded, persona)
+        if leaked:
+            found.append(Violation("reveals_instructions", line, leaked))
+        return found
+
+
+def _leaked_background(folded_line: str, persona: Persona, span: int = 8) -> str | None:
+    """Eight or more consecutive words of the hidden notes, said out loud."""
+    words = fold(persona.background).text.split()
+    for i in range(len(words) - span + 1):
+        chunk = " ".join(words[i:i + span])
+        if chunk in folded_line:
+            return chunk
+    return None
+
+
+async def play_persona(
+    engine: SessionEngine, persona: Persona, kind: ScriptKind, scripts: PersonaScripts,
+    detector: Detector,
+) -> PersonaRun:
+    run = PersonaRun(persona.id, persona.language, kind, [persona.mood.start], None, [])
+    for event in await engine.start():
+        if isinstance(event, CustomerSaid):
+            run.customer_lines.append(event.content)
+    for line in scripts.lines(persona, kind):
+        if engine.ended:
+            break
+        async for event in engine.turn(line):
+            if isinstance(event, CustomerSaid):
+                run.customer_lines.append(event.content)
+                run.violations += detector.violations(event.content, persona)
+        run.moods.append(engine.mood)
+    run.end = engine.ended
+    return run
+
+
+async def run_personas(
+    personas: Sequence[Persona],
+    make_engine: Callable[[Persona], SessionEngine],
+    scripts: PersonaScripts,
+    *,
+    concurrency: int = 4,
+    on_done: Callable[[], None] | None = None,
+) -> list[PersonaRun]:
+    detector = Detector(scripts.never)
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(persona: Persona, kind: ScriptKind) -> PersonaRun:
+        async with limit:
+            try:
+                return await play_persona(make_engine(persona), persona, kind, scripts,
+                                          detector)
+            finally:
+                if on_done:
+                    on_done()
+
+    jobs = [one(p, kind) for p in personas for kind in ("good", "bad")]
+    return list(await asyncio.gather(*jobs))
+
+
+def persona_metrics(runs: Sequence[PersonaRun]) -> dict[str, Any]:
+    total = len(runs)
+    return {
+        "runs": total,
+        "passed": sum(r.passed for r in runs),
+        "mood_direction": round(sum(r.mood_ok for r in runs) / total, 4) if total else None,
+        "violations": sum(len(r.violations) for r in runs),
+        "by_kind": {
+            kind: sum(1 for r in runs for v in r.violations if v.kind == kind)
+            for kind in ("out_of_character", "reveals_instructions", "coaches")
+        },
+    }
