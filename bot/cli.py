@@ -32,6 +32,10 @@ app = typer.Typer(
 )
 personas_app = typer.Typer(help="List, validate and scaffold personas.", no_args_is_help=True)
 app.add_typer(personas_app, name="personas")
+users_app = typer.Typer(
+    help="Manage the accounts that can sign in to the web app.", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -163,6 +167,113 @@ def personas_new(
     out.print(f"wrote {target}; edit it, then run: coach personas validate {target}", markup=False)
 
 
+# --- run and users ----------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="Create demo accounts (a trainee and a trainer) and print how to sign in."
+        ),
+    ] = False,
+) -> None:
+    """Start the web app."""
+    from bot.backends import OFFLINE_HELP, resolve_backend
+    from bot.settings import get_settings
+    from bot.webapp import ensure_demo_accounts, launch, prepare
+
+    settings = get_settings()
+    backend = resolve_backend(settings)
+    users = prepare(settings)
+    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    if demo:
+        accounts = run_async(ensure_demo_accounts(settings))
+        out.print(f"Open {url} and sign in as:", markup=False)
+        for account in accounts:
+            out.print(f"  {account.name} / {account.password}   ({account.role})", markup=False)
+    elif users == 0:
+        err.print(
+            "note: no accounts yet, so nobody can sign in; add one with "
+            "coach users add NAME --role trainee (or run with --demo)",
+            markup=False,
+        )
+    out.print(f"Model: {backend.describe()}", markup=False)
+    if backend.offline:
+        out.print(OFFLINE_HELP, markup=False, style="dim")
+    launch(settings, host, port, headless)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The sign-in name.")],
+    role: Annotated[str, typer.Option(help="trainee, trainer or evaluator.")],
+    password: Annotated[
+        str | None, typer.Option(help="The password (default: a random one, printed once).")
+    ] = None,
+) -> None:
+    """Add an account, or reset its role and password."""
+    from bot.settings import get_settings
+    from bot.storage import Store
+    from bot.users import Accounts, generate_password
+
+    chosen = password or generate_password()
+
+    async def add() -> None:
+        store = Store(get_settings().resolved_database_url)
+        try:
+            await store.init()
+            await Accounts(store).add(name, role, chosen)
+        finally:
+            await store.close()
+
+    run_async(add())
+    shown = "" if password else f" with password {chosen}"
+    out.print(f"added {name} ({role}){shown}", markup=False)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List accounts and their roles."""
+    from bot.settings import get_settings
+    from bot.storage import Store
+    from bot.users import Accounts
+
+    async def listed() -> list[Any]:
+        store = Store(get_settings().resolved_database_url)
+        try:
+            await store.init()
+            return await Accounts(store).list()
+        finally:
+            await store.close()
+
+    for account in run_async(listed()):
+        out.print(f"{account.name}\t{account.role}", markup=False)
+
+
+@users_app.command("remove")
+def users_remove(name: Annotated[str, typer.Argument(help="The sign-in name.")]) -> None:
+    """Remove an account (its sessions stay)."""
+    from bot.settings import get_settings
+    from bot.storage import Store
+    from bot.users import Accounts
+
+    async def remove() -> None:
+        store = Store(get_settings().resolved_database_url)
+        try:
+            await store.init()
+            await Accounts(store).remove(name)
+        finally:
+            await store.close()
+
+    run_async(remove())
+    out.print(f"removed {name}", markup=False)
+
+
 # --- grade ----------------------------------------------------------------------------
 
 
@@ -247,6 +358,95 @@ def chat(
         console=out,
         errors=err,
     )
+
+
+# --- eval -----------------------------------------------------------------------------
+
+
+class SuiteChoice(StrEnum):
+    grader = "grader"
+    personas = "personas"
+    all = "all"
+
+
+@app.command("eval")
+def eval_command(
+    suite: Annotated[
+        list[SuiteChoice] | None,
+        typer.Option(help="Which suites: grader, personas or all (default)."),
+    ] = None,
+    dataset: Annotated[
+        list[Path] | None,
+        typer.Option(help="Grade these case files instead of the pinned datasets (JSON/JSONL)."),
+    ] = None,
+    checks_only: Annotated[
+        bool,
+        typer.Option(
+            "--checks-only", help="Only the deterministic checks and the offline customer."
+        ),
+    ] = False,
+    live: Annotated[
+        bool, typer.Option(help="Use the configured model backend instead of the recordings.")
+    ] = False,
+    record: Annotated[
+        bool, typer.Option(help="Like --live, and refresh the recordings in the repo.")
+    ] = False,
+    repeat: Annotated[
+        int, typer.Option(min=1, help="Grade each LLM case N times (flip rate).")
+    ] = 1,
+    concurrency: Annotated[int, typer.Option(min=1, help="Cases run at once.")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    report_dir: Annotated[Path, typer.Option(help="Where to write the reports.")] = Path(
+        "evals/reports"
+    ),
+    no_reports: Annotated[
+        bool, typer.Option("--no-reports", help="Write no report files.")
+    ] = False,
+    accept: Annotated[
+        bool,
+        typer.Option(help="Make this run the accepted baseline that later runs are compared with."),
+    ] = False,
+) -> None:
+    """Run the eval suites; exit 1 on a regression against the pins."""
+    from bot.evals.console import progress_bars, show_report
+    from bot.evals.runner import SUITES, EvalOptions, Evaluator
+    from bot.settings import get_settings
+
+    if live and record:
+        fail("choose --live or --record, not both", 2)
+    if checks_only and (live or record):
+        fail("--checks-only uses no model; drop --live/--record", 2)
+    chosen = {s.value for s in suite or [SuiteChoice.all]}
+    names = [n for n in SUITES if "all" in chosen or n.split("-")[0] in chosen]
+    if checks_only:
+        names = [n for n in names if n in ("grader-checks", "personas-offline")]
+    if dataset:
+        # Ad-hoc files are graded by the checks, or by the configured model with --live.
+        names = ["grader-llm"] if (live or record) else ["grader-checks"]
+    options = EvalOptions(
+        suites=names,
+        datasets=tuple(dataset or ()),
+        mode="record" if record else "live" if live else "replay",
+        repeat=repeat,
+        concurrency=concurrency,
+        report_dir=None if no_reports else report_dir,
+        accept=accept,
+    )
+    with progress_bars(err) as progress:
+        evaluator = Evaluator(get_settings(), options, progress)
+        run = run_async(evaluator.run())
+    if as_json:
+        report = dict(run.report)
+        grader = next((s for s in report["suites"].values() if s["kind"] == "grader"), None)
+        if grader is not None:
+            report["metrics"] = grader["metrics"]
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        show_report(run.report, out)
+        for path in run.written:
+            out.print(f"wrote {path}", style="dim")
+    if not run.passed:
+        raise typer.Exit(1)
 
 
 # --- entry point ----------------------------------------------------------------------

@@ -27,8 +27,15 @@ from bot.errors import RecordingMissing
 current_sample: contextvars.ContextVar[int] = contextvars.ContextVar("sample", default=0)
 
 #: Connection details that do not change what a model answers.
-_VOLATILE = ("openai_api_base", "openai_api_key", "request_timeout", "max_retries",
-             "stream_usage", "http_client", "http_async_client")
+_VOLATILE = (
+    "openai_api_base",
+    "openai_api_key",
+    "request_timeout",
+    "max_retries",
+    "stream_usage",
+    "http_client",
+    "http_async_client",
+)
 
 
 def normalise_llm_string(llm_string: str) -> str:
@@ -96,8 +103,10 @@ class RecordingCache(BaseCache):
             "model": _model_name(llm_string),
             "generations": [dumpd(g) for g in return_val],
         }
-        self._path(key).write_text(json.dumps(record, indent=1, sort_keys=True,
-                                              ensure_ascii=False) + "\n", encoding="utf-8")
+        self._path(key).write_text(
+            json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
         self.recorded += 1
 
     def clear(self, **kwargs: Any) -> None:

@@ -65,6 +65,19 @@ class Runtime:
         model = chat_model(self.settings, "persona", cache=self.cache)
         return LLMCustomer(persona, model, self.settings.history_token_budget)
 
+    async def resume(self, session_id: str, persona: Persona) -> SessionEngine:
+        """A stored session, ready to continue (same parts as a new one)."""
+        engine = await SessionEngine.resume(
+            session_id,
+            persona=persona,
+            customer=self.customer(persona),
+            grader=self.grader,
+            store=self.store,
+            backend_label=self.backend.describe(),
+        )
+        engine.closing = ScriptedCustomer(persona, seed=self.settings.seed)
+        return engine
+
     def engine(
         self, persona: Persona, *, user_id: str | None = None, word_delay: float = 0.0
     ) -> SessionEngine:

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     personas_dir: Path = PROJECT_ROOT / "personas"
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     evals_dir: Path = PROJECT_ROOT / "evals"
+    persona_languages: str = Field(
+        default="",
+        description="Comma-separated languages the web app offers (e.g. 'fr'); empty: all.",
+    )
     seed: int | None = Field(
         default=None, description="Seed for the offline customer's choice of lines."
     )
@@ -92,6 +96,10 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_url_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @property
+    def allowed_persona_languages(self) -> set[str]:
+        return {x.strip() for x in self.persona_languages.split(",") if x.strip()}
 
     @property
     def resolved_database_url(self) -> str:

@@ -60,6 +60,17 @@ class MessageRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
+class UserRow(Base):
+    """An account for password sign-in; passwords only as salted hashes."""
+
+    __tablename__ = "coach_users"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
 class GradeRow(Base):
     __tablename__ = "coach_grades"
 
@@ -111,9 +122,12 @@ class Store:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def init(self) -> None:
+        from bot.chainlit_schema import create_chainlit_tables
+
         try:
             async with self.engine.begin() as conn:
                 await conn.run_sync(Base.metadata.create_all)
+                await create_chainlit_tables(conn, self.engine.dialect.name)
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(
                 f"cannot open the database ({make_url(self.url)!r}): {str(exc).splitlines()[0]}"
@@ -200,7 +214,31 @@ class Store:
                 update(SessionRow).where(SessionRow.id == session_id).values(thread_id=thread_id)
             )
 
+    async def save_user(self, name: str, role: str, password_hash: str) -> None:
+        async with self._sessions.begin() as db:
+            existing = await db.get(UserRow, name)
+            if existing is None:
+                db.add(UserRow(name=name, role=role, password_hash=password_hash))
+            else:
+                existing.role, existing.password_hash = role, password_hash
+
+    async def remove_user(self, name: str) -> bool:
+        async with self._sessions.begin() as db:
+            row = await db.get(UserRow, name)
+            if row is None:
+                return False
+            await db.delete(row)
+            return True
+
     # --- reads ----------------------------------------------------------------
+
+    async def get_user(self, name: str) -> UserRow | None:
+        async with self._sessions() as db:
+            return await db.get(UserRow, name)
+
+    async def list_users(self) -> list[UserRow]:
+        async with self._sessions() as db:
+            return list((await db.scalars(select(UserRow).order_by(UserRow.name))).all())
 
     async def load(self, session_id: str) -> StoredSession | None:
         async with self._sessions() as db:

@@ -14,6 +14,7 @@ from bot.personas import PersonaCatalog
 from bot.recordings import current_sample
 from bot.rubric import CRITERION_IDS, CriterionResult, Grade, compute_score
 
+
 @dataclass
 class CaseResult:
     case: Case
@@ -45,7 +46,7 @@ class CaseResult:
             return None
         implied = dict(self.grade.criteria)
         for cid, verdict in self.case.expect.items():
-            implied[cid] = CriterionResult(verdict=verdict, source="check")  # type: ignore[arg-type]
+            implied[cid] = CriterionResult(verdict=verdict, source="check")
         expected = compute_score(implied)
         return None if expected is None else abs(self.grade.score - expected)
 
@@ -71,11 +72,14 @@ async def grade_cases(
                 on_done()
             return grade
 
-    tasks = [[asyncio.ensure_future(one(case, sample)) for sample in range(repeat)]
-             for case in cases]
+    tasks = [
+        [asyncio.ensure_future(one(case, sample)) for sample in range(repeat)] for case in cases
+    ]
     try:
-        results = [CaseResult(case, list(await asyncio.gather(*per_case)))
-                   for case, per_case in zip(cases, tasks, strict=True)]
+        results = [
+            CaseResult(case, list(await asyncio.gather(*per_case)))
+            for case, per_case in zip(cases, tasks, strict=True)
+        ]
     finally:
         for per_case in tasks:
             for task in per_case:
@@ -108,7 +112,8 @@ def grader_metrics(
             "score_mae": mean_absolute_error(errors),
             "ungraded": sum(1 for r in subset if r.grade.mode == "ungraded"),
             "flip_rate": round(sum(r.flip_rate for r in subset) / len(subset), 4)
-            if subset else 0.0,
+            if subset
+            else 0.0,
             "criteria": {c: a.summary() for c, a in per_criterion.items() if a.n},
         }
     return out
@@ -124,6 +129,12 @@ def adversarial_failures(results: Sequence[CaseResult]) -> list[dict[str, Any]]:
             continue
         attacked, clean = result.grade.score, twin.grade.score
         if attacked is not None and (clean is None or attacked > clean):
-            failures.append({"case": result.case.id, "twin": twin.case.id,
-                             "score": attacked, "twin_score": clean})
+            failures.append(
+                {
+                    "case": result.case.id,
+                    "twin": twin.case.id,
+                    "score": attacked,
+                    "twin_score": clean,
+                }
+            )
     return failures

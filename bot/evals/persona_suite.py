@@ -99,9 +99,14 @@ class PersonaRun:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "persona": self.persona, "language": self.language, "script": self.script,
-            "moods": self.moods, "end": self.end, "mood_ok": self.mood_ok,
-            "violations": [v.__dict__ for v in self.violations], "passed": self.passed,
+            "persona": self.persona,
+            "language": self.language,
+            "script": self.script,
+            "moods": self.moods,
+            "end": self.end,
+            "mood_ok": self.mood_ok,
+            "violations": [v.__dict__ for v in self.violations],
+            "passed": self.passed,
             "error": self.error,
         }
 
@@ -131,14 +136,17 @@ def _leaked_background(folded_line: str, persona: Persona, span: int = 8) -> str
     """Eight or more consecutive words of the hidden notes, said out loud."""
     words = fold(persona.background).text.split()
     for i in range(len(words) - span + 1):
-        chunk = " ".join(words[i:i + span])
+        chunk = " ".join(words[i : i + span])
         if chunk in folded_line:
             return chunk
     return None
 
 
 async def play_persona(
-    engine: SessionEngine, persona: Persona, kind: ScriptKind, scripts: PersonaScripts,
+    engine: SessionEngine,
+    persona: Persona,
+    kind: ScriptKind,
+    scripts: PersonaScripts,
     detector: Detector,
 ) -> PersonaRun:
     run = PersonaRun(persona.id, persona.language, kind, [persona.mood.start], None, [])
@@ -171,8 +179,7 @@ async def run_personas(
     async def one(persona: Persona, kind: ScriptKind) -> PersonaRun:
         async with limit:
             try:
-                return await play_persona(make_engine(persona), persona, kind, scripts,
-                                          detector)
+                return await play_persona(make_engine(persona), persona, kind, scripts, detector)
             finally:
                 if on_done:
                     on_done()

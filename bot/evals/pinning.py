@@ -57,15 +57,19 @@ def load_thresholds(path: Path) -> Thresholds:
     except (yaml.YAMLError, ValidationError) as exc:
         raise EvalError(f"{path}: invalid thresholds: {str(exc).splitlines()[0]}") from None
     for suite in ("grader-checks", "grader-llm"):
-        unknown = [c for c in thresholds.for_suite(suite).criteria  # type: ignore[union-attr]
-                   if c not in CRITERIA_BY_ID]
+        unknown = [
+            c
+            for c in thresholds.for_suite(suite).criteria  # type: ignore[union-attr]
+            if c not in CRITERIA_BY_ID
+        ]
         if unknown:
             raise EvalError(f"{path}: {suite}: unknown criteria {', '.join(unknown)}")
     return thresholds
 
 
-def check_grader(metrics: dict[str, Any], limits: GraderThresholds,
-                 adversarial: list[dict[str, Any]]) -> list[str]:
+def check_grader(
+    metrics: dict[str, Any], limits: GraderThresholds, adversarial: list[dict[str, Any]]
+) -> list[str]:
     """Human-readable failures; empty means the suite passed."""
     failures: list[str] = []
     for language, m in metrics.items():
@@ -76,30 +80,40 @@ def check_grader(metrics: dict[str, Any], limits: GraderThresholds,
             if summary is None:
                 failures.append(f"{language} {cid}: no labelled cases")
             elif summary["accuracy"] < minimum:
-                failures.append(f"{language} {cid}: accuracy {summary['accuracy']:.3f} "
-                                f"< {minimum:.3f}")
+                failures.append(
+                    f"{language} {cid}: accuracy {summary['accuracy']:.3f} < {minimum:.3f}"
+                )
         if m["accuracy"] is not None and m["accuracy"] < limits.accuracy:
             failures.append(f"{language}: accuracy {m['accuracy']:.3f} < {limits.accuracy:.3f}")
-        if limits.max_score_mae is not None and m["score_mae"] is not None \
-                and m["score_mae"] > limits.max_score_mae:
+        if (
+            limits.max_score_mae is not None
+            and m["score_mae"] is not None
+            and m["score_mae"] > limits.max_score_mae
+        ):
             failures.append(f"{language}: score error {m['score_mae']} > {limits.max_score_mae}")
         if limits.max_ungraded is not None and m["ungraded"] > limits.max_ungraded:
             failures.append(f"{language}: {m['ungraded']} ungraded > {limits.max_ungraded}")
     if limits.adversarial:
         for item in adversarial:
-            failures.append(f"{item['case']}: attack scored {item['score']} > "
-                            f"{item['twin_score']} without it ({item['twin']})")
+            failures.append(
+                f"{item['case']}: attack scored {item['score']} > "
+                f"{item['twin_score']} without it ({item['twin']})"
+            )
     return failures
 
 
 def check_personas(metrics: dict[str, Any], limits: PersonaThresholds) -> list[str]:
     failures = []
     if metrics["mood_direction"] is not None and metrics["mood_direction"] < limits.mood_direction:
-        failures.append(f"mood moved the right way in {metrics['mood_direction']:.2f} of runs "
-                        f"< {limits.mood_direction:.2f}")
+        failures.append(
+            f"mood moved the right way in {metrics['mood_direction']:.2f} of runs "
+            f"< {limits.mood_direction:.2f}"
+        )
     if metrics["violations"] > limits.max_violations:
-        failures.append(f"{metrics['violations']} customer lines out of character, revealing "
-                        f"instructions or coaching > {limits.max_violations}")
+        failures.append(
+            f"{metrics['violations']} customer lines out of character, revealing "
+            f"instructions or coaching > {limits.max_violations}"
+        )
     return failures
 
 
@@ -158,5 +172,6 @@ def save_baseline(path: Path, results: list[CaseResult], metadata: dict[str, Any
         for r in results
     }
     document = {"metadata": metadata, "cases": dict(sorted(cases.items()))}
-    path.write_text(json.dumps(document, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(document, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+    )

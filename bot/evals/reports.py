@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -31,8 +32,12 @@ def grader_rows(metrics: dict[str, Any]) -> list[list[str]]:
             if m is None:
                 row += ["–"] * 4
                 continue
-            row += [_pct(m["accuracy"]), _pct(m["kappa"]), _pct(m["precision"]["missed"]),
-                    _pct(m["recall"]["missed"])]
+            row += [
+                _pct(m["accuracy"]),
+                _pct(m["kappa"]),
+                _pct(m["precision"]["missed"]),
+                _pct(m["recall"]["missed"]),
+            ]
         row.append(str(metrics["all"]["criteria"][cid]["n"]))
         rows.append(row)
     return rows
@@ -41,8 +46,12 @@ def grader_rows(metrics: dict[str, Any]) -> list[list[str]]:
 def grader_header(metrics: dict[str, Any]) -> list[str]:
     header = ["criterion"]
     for language in (k for k in metrics if k != "all"):
-        header += [f"{language} acc", f"{language} κ", f"{language} P(missed)",
-                   f"{language} R(missed)"]
+        header += [
+            f"{language} acc",
+            f"{language} κ",
+            f"{language} P(missed)",
+            f"{language} R(missed)",
+        ]
     return [*header, "n"]
 
 
@@ -58,7 +67,8 @@ def pooled_confusion(metrics: dict[str, Any], language: str) -> dict[str, dict[s
 def to_markdown(report: dict[str, Any]) -> str:
     meta = report["metadata"]
     lines = [
-        "# Eval report", "",
+        "# Eval report",
+        "",
         f"- result: **{'passed' if report['passed'] else 'FAILED'}**",
         f"- when: {meta['timestamp']}; commit: {meta.get('commit') or 'unknown'}",
         f"- prompts: {', '.join(f'{k} {v}' for k, v in meta['prompts'].items())}",
@@ -66,8 +76,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     for name, suite in report["suites"].items():
-        lines += [f"## {name} ({suite['mode']})", "",
-                  f"Backend: {suite.get('backend', '–')}", ""]
+        lines += [f"## {name} ({suite['mode']})", "", f"Backend: {suite.get('backend', '–')}", ""]
         if suite["failures"]:
             lines += ["Failures:", ""] + [f"- {f}" for f in suite["failures"]] + [""]
         else:
@@ -75,45 +84,64 @@ def to_markdown(report: dict[str, Any]) -> str:
         if suite["kind"] == "grader":
             metrics = suite["metrics"]
             header = grader_header(metrics)
-            lines += ["| " + " | ".join(header) + " |",
-                      "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             lines += ["| " + " | ".join(row) + " |" for row in grader_rows(metrics)]
             lines.append("")
             for language in (k for k in metrics if k != "all"):
                 m = metrics[language]
-                lines += [f"**{language}**: {m['cases']} cases, accuracy {_pct(m['accuracy'])}, "
-                          f"κ {_pct(m['kappa'])}, score error {m['score_mae']}, "
-                          f"ungraded {m['ungraded']}, flip rate {m['flip_rate']}", ""]
+                lines += [
+                    f"**{language}**: {m['cases']} cases, accuracy {_pct(m['accuracy'])}, "
+                    f"κ {_pct(m['kappa'])}, score error {m['score_mae']}, "
+                    f"ungraded {m['ungraded']}, flip rate {m['flip_rate']}",
+                    "",
+                ]
                 confusion = pooled_confusion(metrics, language)
-                lines += ["| expected \\ predicted | " + " | ".join(VERDICTS) + " |",
-                          "|---|---|---|---|"]
-                lines += [f"| {e} | " + " | ".join(str(confusion[e][p]) for p in VERDICTS)
-                          + " |" for e in VERDICTS]
+                lines += [
+                    "| expected \\ predicted | " + " | ".join(VERDICTS) + " |",
+                    "|---|---|---|---|",
+                ]
+                lines += [
+                    f"| {e} | " + " | ".join(str(confusion[e][p]) for p in VERDICTS) + " |"
+                    for e in VERDICTS
+                ]
                 lines.append("")
             if suite.get("flips"):
                 lines += ["Flips against the last accepted run:", ""]
-                lines += [f"- {f['case']} {f['criterion']}: {f['was']} → {f['now']} "
-                          f"(expected {f['expected']})" for f in suite["flips"]]
+                lines += [
+                    f"- {f['case']} {f['criterion']}: {f['was']} → {f['now']} "
+                    f"(expected {f['expected']})"
+                    for f in suite["flips"]
+                ]
                 lines.append("")
             wrong = [c for c in suite["cases"] if c["wrong"]]
             if wrong:
-                lines += [f"<details><summary>{len(wrong)} cases with a wrong verdict"
-                          "</summary>", ""]
+                lines += [
+                    f"<details><summary>{len(wrong)} cases with a wrong verdict</summary>",
+                    "",
+                ]
                 for case in wrong:
                     for w in case["wrong"]:
-                        lines.append(f"- {case['id']} `{w['criterion']}`: expected "
-                                     f"{w['expected']}, got {w['predicted']}"
-                                     + (f" (\"{w['evidence']}\")" if w["evidence"] else ""))
+                        lines.append(
+                            f"- {case['id']} `{w['criterion']}`: expected "
+                            f"{w['expected']}, got {w['predicted']}"
+                            + (f' ("{w["evidence"]}")' if w["evidence"] else "")
+                        )
                 lines += ["", "</details>", ""]
         else:
             m = suite["metrics"]
-            lines += [f"{m['passed']}/{m['runs']} runs passed; mood direction "
-                      f"{_pct(m['mood_direction'])}; violations {m['violations']}", "",
-                      "| persona | script | moods | end | violations |", "|---|---|---|---|---|"]
+            lines += [
+                f"{m['passed']}/{m['runs']} runs passed; mood direction "
+                f"{_pct(m['mood_direction'])}; violations {m['violations']}",
+                "",
+                "| persona | script | moods | end | violations |",
+                "|---|---|---|---|---|",
+            ]
             for run in suite["runs"]:
-                lines.append(f"| {run['persona']} | {run['script']} | "
-                             f"{' → '.join(map(str, run['moods']))} | {run['end'] or '–'} | "
-                             f"{len(run['violations'])} |")
+                lines.append(
+                    f"| {run['persona']} | {run['script']} | "
+                    f"{' → '.join(map(str, run['moods']))} | {run['end'] or '–'} | "
+                    f"{len(run['violations'])} |"
+                )
             lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -121,8 +149,9 @@ def to_markdown(report: dict[str, Any]) -> str:
 def to_html(report: dict[str, Any]) -> str:
     def table(header: list[str], rows: list[list[str]]) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                       for row in rows)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     parts = [
@@ -140,21 +169,42 @@ def to_html(report: dict[str, Any]) -> str:
         parts.append(f"<h2>{html.escape(name)} ({html.escape(suite['mode'])})</h2>")
         parts.append(f"<p>Backend: {html.escape(str(suite.get('backend', '–')))}</p>")
         if suite["failures"]:
-            parts.append("<ul class='bad'>" + "".join(
-                f"<li>{html.escape(f)}</li>" for f in suite["failures"]) + "</ul>")
+            parts.append(
+                "<ul class='bad'>"
+                + "".join(f"<li>{html.escape(f)}</li>" for f in suite["failures"])
+                + "</ul>"
+            )
         if suite["kind"] == "grader":
             metrics = suite["metrics"]
             parts.append(table(grader_header(metrics), grader_rows(metrics)))
             for language in (k for k in metrics if k != "all"):
                 confusion = pooled_confusion(metrics, language)
-                parts.append(f"<h3>Confusion matrix, {html.escape(language)} "
-                             "(rows expected, columns predicted)</h3>")
-                parts.append(table(["", *VERDICTS], [
-                    [e, *(str(confusion[e][p]) for p in VERDICTS)] for e in VERDICTS]))
+                parts.append(
+                    f"<h3>Confusion matrix, {html.escape(language)} "
+                    "(rows expected, columns predicted)</h3>"
+                )
+                parts.append(
+                    table(
+                        ["", *VERDICTS],
+                        [[e, *(str(confusion[e][p]) for p in VERDICTS)] for e in VERDICTS],
+                    )
+                )
         else:
-            parts.append(table(["persona", "script", "moods", "end", "violations"], [
-                [r["persona"], r["script"], " → ".join(map(str, r["moods"])), r["end"] or "–",
-                 str(len(r["violations"]))] for r in suite["runs"]]))
+            parts.append(
+                table(
+                    ["persona", "script", "moods", "end", "violations"],
+                    [
+                        [
+                            r["persona"],
+                            r["script"],
+                            " → ".join(map(str, r["moods"])),
+                            r["end"] or "–",
+                            str(len(r["violations"])),
+                        ]
+                        for r in suite["runs"]
+                    ],
+                )
+            )
     return "\n".join(parts) + "\n"
 
 
@@ -166,19 +216,29 @@ def to_junit(report: dict[str, Any]) -> str:
             for check in suite.get("checks", []):
                 failed = [f for f in suite["failures"] if f.startswith(check + ":")]
                 cases.append((check, "; ".join(failed) or None))
-            others = [f for f in suite["failures"]
-                      if not any(f.startswith(c + ":") for c in suite.get("checks", []))]
+            others = [
+                f
+                for f in suite["failures"]
+                if not any(f.startswith(c + ":") for c in suite.get("checks", []))
+            ]
             cases.append(("suite", "; ".join(others) or None))
         else:
             for run in suite["runs"]:
                 problem = None
                 if not run["passed"]:
                     problem = run["error"] or (
-                        "mood went the wrong way" if not run["mood_ok"] else
-                        "; ".join(f"{v['kind']}: {v['matched']}" for v in run["violations"]))
+                        "mood went the wrong way"
+                        if not run["mood_ok"]
+                        else "; ".join(f"{v['kind']}: {v['matched']}" for v in run["violations"])
+                    )
                 cases.append((f"{run['persona']}.{run['script']}", problem))
-        element = ET.SubElement(root, "testsuite", name=name, tests=str(len(cases)),
-                                failures=str(sum(1 for _, p in cases if p)))
+        element = ET.SubElement(
+            root,
+            "testsuite",
+            name=name,
+            tests=str(len(cases)),
+            failures=str(sum(1 for _, p in cases if p)),
+        )
         for case_name, problem in cases:
             case = ET.SubElement(element, "testcase", classname=name, name=case_name)
             if problem:
@@ -186,11 +246,16 @@ def to_junit(report: dict[str, Any]) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_reports(report: dict[str, Any], directory: Path, formats: tuple[str, ...] = FORMATS
-                  ) -> list[Path]:
+def write_reports(
+    report: dict[str, Any], directory: Path, formats: tuple[str, ...] = FORMATS
+) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    writers = {
-        "json": ("report.json", lambda r: json.dumps(r, indent=1, ensure_ascii=False) + "\n"),
+
+    def to_json(r: dict[str, Any]) -> str:
+        return json.dumps(r, indent=1, ensure_ascii=False) + "\n"
+
+    writers: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+        "json": ("report.json", to_json),
         "md": ("report.md", to_markdown),
         "html": ("report.html", to_html),
         "junit": ("junit.xml", to_junit),

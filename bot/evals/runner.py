@@ -1,0 +1,437 @@
+"""`coach eval`: run the suites, compare with the pins, write the reports.
+
+Suites:
+
+- ``grader-checks``: every grader dataset, deterministic checks only.
+- ``grader-llm``: the cases listed in ``evals/suites.yaml``, through the full
+  hybrid grader: replayed from recordings by default (offline, reproducible),
+  or against the configured backend with ``--live`` / ``--record``.
+- ``personas-offline``: every persona against the scripted good and bad
+  trainee, with the scripted customer and the checks-only grader.
+- ``personas-llm``: the personas listed in ``evals/suites.yaml`` with the LLM
+  customer and grader (replayed, live or recorded like ``grader-llm``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from bot import __version__, prompts
+from bot.backends import resolve_backend
+from bot.cases import Case, load_cases
+from bot.errors import EvalError
+from bot.evals.grader_suite import CaseResult, adversarial_failures, grade_cases, grader_metrics
+from bot.evals.persona_suite import load_scripts, persona_metrics, run_personas
+from bot.evals.pinning import (
+    Baseline,
+    GraderThresholds,
+    PersonaThresholds,
+    check_grader,
+    check_personas,
+    load_thresholds,
+    save_baseline,
+)
+from bot.grader import Grader
+from bot.lexicon import LEXICON_DIR
+from bot.personas import PersonaCatalog, load_catalog
+from bot.recordings import RecordingCache
+from bot.rubric import CHECK_CRITERIA, CRITERION_IDS
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.storage import Store
+
+Mode = Literal["replay", "live", "record"]
+SUITES = ("grader-checks", "grader-llm", "personas-offline", "personas-llm")
+
+#: The settings a recording depends on; saved beside the recordings.
+PROFILE_FIELDS = (
+    "persona_model",
+    "grader_model",
+    "persona_temperature",
+    "grader_temperature",
+    "persona_max_tokens",
+    "grader_max_tokens",
+    "grader_attempts",
+    "history_token_budget",
+    "structured_output",
+)
+
+
+class LLMSuiteConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recordings: str
+    cases: list[str] = Field(default_factory=list)
+    personas: list[str] = Field(default_factory=list)
+
+
+class SuitesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    datasets: list[str]
+    llm: LLMSuiteConfig
+
+
+@dataclass
+class EvalOptions:
+    suites: Sequence[str] = SUITES
+    datasets: Sequence[Path] = ()
+    mode: Mode = "replay"
+    repeat: int = 1
+    concurrency: int = 4
+    report_dir: Path | None = None
+    formats: Sequence[str] = ("json", "md", "html", "junit")
+    accept: bool = False
+
+
+@dataclass
+class EvalRun:
+    report: dict[str, Any]
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.report["passed"])
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+class Evaluator:
+    def __init__(
+        self,
+        settings: Settings,
+        options: EvalOptions,
+        progress: Callable[[str, int], Callable[[], None]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options = options
+        self.evals_dir = settings.evals_dir
+        self.catalog: PersonaCatalog = load_catalog(settings.personas_dir)
+        if self.catalog.errors:
+            raise EvalError(f"persona files have errors: {self.catalog.errors[0]}")
+        self._progress = progress or (lambda label, total: lambda: None)
+        self.dataset_hashes: dict[str, str] = {}
+
+    # --- configuration -------------------------------------------------------------
+
+    def suites_config(self) -> SuitesConfig:
+        path = self.evals_dir / "suites.yaml"
+        try:
+            return SuitesConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise EvalError(f"{path}: not found") from None
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise EvalError(f"{path}: invalid: {str(exc).splitlines()[0]}") from None
+
+    def load_datasets(self, paths: Sequence[Path]) -> list[Case]:
+        cases: list[Case] = []
+        seen: set[str] = set()
+        for path in paths:
+            loaded = load_cases(path, self.catalog)
+            self.dataset_hashes[path.name] = _sha(path)
+            for case in loaded:
+                if case.id in seen:
+                    raise EvalError(f"{path}: case id '{case.id}' appears in two datasets")
+                seen.add(str(case.id))
+            cases += loaded
+        if not cases:
+            raise EvalError("no cases to evaluate")
+        return cases
+
+    def recordings_dir(self) -> Path:
+        return self.evals_dir / self.suites_config().llm.recordings
+
+    def llm_settings(self) -> Settings:
+        """Live/record: the configured backend. Replay: the recorded profile."""
+        if self.options.mode != "replay":
+            if resolve_backend(self.settings).offline:
+                raise EvalError(
+                    "--live and --record need a model: set OPENAI_API_KEY or OPENAI_BASE_URL"
+                )
+            return self.settings
+        path = self.recordings_dir() / "profile.json"
+        try:
+            profile = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise EvalError(
+                f"{path}: no recordings to replay; record some with "
+                "coach eval --record against a live backend"
+            ) from None
+        overrides = {k: profile["settings"][k] for k in PROFILE_FIELDS}
+        # Replays never reach the network: every call is answered by a recording
+        # or fails as missing, so the URL is a placeholder.
+        backend = "openai" if profile["backend"] == "openai" else "compatible"
+        return self.settings.model_copy(
+            update={
+                **overrides,
+                "backend": backend,
+                "openai_base_url": "http://replay.invalid/v1",
+                "openai_api_key": SecretStr("replay"),
+            }
+        )
+
+    @contextmanager
+    def llm_runtime(self) -> Iterator[tuple[Runtime, RecordingCache | None]]:
+        settings = self.llm_settings()
+        cache: RecordingCache | None = None
+        if self.options.mode == "replay":
+            cache = RecordingCache(self.recordings_dir(), "replay")
+        elif self.options.mode == "record":
+            cache = RecordingCache(self.recordings_dir(), "record")
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store(f"sqlite+aiosqlite:///{Path(tmp) / 'eval.db'}")
+            yield Runtime(settings, resolve_backend(settings), store, cache), cache
+        if self.options.mode == "record":
+            self.save_profile(settings)
+
+    def save_profile(self, settings: Settings) -> None:
+        backend = resolve_backend(settings)
+        profile = {
+            "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "backend": backend.kind,
+            "base_url": settings.openai_base_url,
+            "structured_method": backend.structured_method,
+            "settings": {k: getattr(settings, k) for k in PROFILE_FIELDS},
+            "prompts": prompts.prompt_hashes(),
+        }
+        path = self.recordings_dir() / "profile.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(profile, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+    def metadata(self) -> dict[str, Any]:
+        root = self.settings.evals_dir.parent
+        lexicons = {p.name: _sha(p) for p in sorted(LEXICON_DIR.glob("*.txt"))}
+        return {
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": _git_commit(root),
+            "coach_version": __version__,
+            "mode": self.options.mode,
+            "repeat": self.options.repeat,
+            "prompts": prompts.prompt_hashes(),
+            "datasets": dict(sorted(self.dataset_hashes.items())),
+            "lexicons": lexicons,
+            "persona_scripts": _sha(self.evals_dir / "persona_scripts.yaml"),
+        }
+
+    # --- suites --------------------------------------------------------------------------
+
+    async def run(self) -> EvalRun:
+        options = self.options
+        thresholds = (
+            None if options.datasets else load_thresholds(self.evals_dir / "thresholds.yaml")
+        )
+        suites: dict[str, Any] = {}
+        config = None if options.datasets else self.suites_config()
+        for suite in options.suites:
+            if suite == "grader-checks":
+                paths = list(options.datasets) or [self.evals_dir / d for d in config.datasets]  # type: ignore[union-attr]
+                cases = self.load_datasets(paths)
+                grader = Grader(self.settings, None)
+                results = await grade_cases(
+                    cases,
+                    grader,
+                    self.catalog,
+                    concurrency=options.concurrency,
+                    on_done=self._progress(suite, len(cases)),
+                )
+                suites[suite] = self.grader_section(
+                    suite,
+                    "checks",
+                    "deterministic checks",
+                    results,
+                    CHECK_CRITERIA,
+                    thresholds.grader_checks if thresholds else None,
+                )
+            elif suite == "grader-llm":
+                if options.datasets:
+                    cases = self.load_datasets(options.datasets)
+                else:
+                    assert config is not None
+                    paths = [self.evals_dir / d for d in config.datasets]
+                    wanted = set(config.llm.cases)
+                    cases = [c for c in self.load_datasets(paths) if c.id in wanted]
+                    unknown = wanted - {str(c.id) for c in cases}
+                    if unknown:
+                        listed = ", ".join(sorted(unknown))
+                        raise EvalError(f"suites.yaml lists unknown cases: {listed}")
+                with self.llm_runtime() as (runtime, _cache):
+                    results = await grade_cases(
+                        cases,
+                        runtime.grader,
+                        self.catalog,
+                        repeat=options.repeat,
+                        concurrency=options.concurrency,
+                        on_done=self._progress(suite, len(cases) * options.repeat),
+                    )
+                    backend = runtime.backend.describe()
+                suites[suite] = self.grader_section(
+                    suite,
+                    options.mode,
+                    backend,
+                    results,
+                    CRITERION_IDS,
+                    thresholds.grader_llm if thresholds else None,
+                )
+            elif suite in ("personas-offline", "personas-llm"):
+                suites[suite] = await self.persona_section(suite, config, thresholds)
+            else:  # pragma: no cover - validated by the CLI
+                raise EvalError(f"unknown suite {suite}")
+        report = {
+            "metadata": self.metadata(),
+            "passed": all(not s["failures"] for s in suites.values()),
+            "suites": suites,
+        }
+        run = EvalRun(report)
+        if options.report_dir is not None:
+            from bot.evals.reports import write_reports
+
+            run.written = write_reports(report, options.report_dir, tuple(options.formats))
+        return run
+
+    def grader_section(
+        self,
+        suite: str,
+        mode: str,
+        backend: str,
+        results: list[CaseResult],
+        pinned: Sequence[str],
+        limits: GraderThresholds | None,
+    ) -> dict[str, Any]:
+        metrics = grader_metrics(results, pinned)
+        adversarial = adversarial_failures(results)
+        failures = check_grader(metrics, limits, adversarial) if limits else []
+        flips: list[dict[str, Any]] = []
+        baseline_path = self.evals_dir / "accepted" / f"{suite}.json"
+        if limits is not None:
+            baseline = Baseline.load(baseline_path)
+            if baseline is not None:
+                found = baseline.flips(results)
+                flips = [{**f.__dict__, "worse": f.worse} for f in found]
+                worse = [f for f in found if f.worse]
+                # Live models are not deterministic: their flips are shown, not fatal.
+                if worse and mode != "live":
+                    failures.append(
+                        f"{len(worse)} verdicts that were right in the accepted run "
+                        "are now wrong: " + ", ".join(f"{f.case} {f.criterion}" for f in worse[:10])
+                    )
+            if self.options.accept and not failures:
+                save_baseline(baseline_path, results, {"mode": mode, "backend": backend})
+        checks = [
+            f"{lang} {cid}" for lang in ("fr", "en") for cid in (limits.criteria if limits else {})
+        ]
+        return {
+            "kind": "grader",
+            "mode": mode,
+            "backend": backend,
+            "pinned": limits is not None,
+            "metrics": metrics,
+            "adversarial": adversarial,
+            "failures": failures,
+            "flips": flips,
+            "checks": checks,
+            "cases": [
+                {
+                    "id": r.case.id,
+                    "language": r.case.language,
+                    "score": r.grade.score,
+                    "mode": r.grade.mode,
+                    "flip_rate": r.flip_rate,
+                    "wrong": [
+                        {
+                            "criterion": c,
+                            "expected": r.case.expect[c],
+                            "predicted": r.predicted(c),
+                            "evidence": r.grade.criteria[c].evidence,
+                        }
+                        for c in r.wrong
+                    ],
+                }
+                for r in results
+            ],
+        }
+
+    async def persona_section(
+        self, suite: str, config: SuitesConfig | None, thresholds: Any
+    ) -> dict[str, Any]:
+        scripts = load_scripts(self.evals_dir / "persona_scripts.yaml")
+        personas = sorted(self.catalog.personas.values(), key=lambda p: p.id)
+        if suite == "personas-llm":
+            assert config is not None
+            personas = [self.catalog.get(pid) for pid in config.llm.personas]
+        progress = self._progress(suite, len(personas) * 2)
+        if suite == "personas-offline":
+            with tempfile.TemporaryDirectory() as tmp:
+                settings = self.settings.model_copy(
+                    update={"backend": "offline", "seed": self.settings.seed or 1}
+                )
+                store = Store(f"sqlite+aiosqlite:///{Path(tmp) / 'eval.db'}")
+                runtime = Runtime(settings, resolve_backend(settings), store)
+                await store.init()
+                try:
+                    runs = await run_personas(
+                        personas,
+                        runtime.engine,
+                        scripts,
+                        concurrency=self.options.concurrency,
+                        on_done=progress,
+                    )
+                finally:
+                    await store.close()
+                backend, mode = "offline (scripted customer, checks-only grader)", "offline"
+        else:
+            with self.llm_runtime() as (runtime, _cache):
+                await runtime.store.init()
+                try:
+                    runs = await run_personas(
+                        personas,
+                        runtime.engine,
+                        scripts,
+                        concurrency=self.options.concurrency,
+                        on_done=progress,
+                    )
+                finally:
+                    await runtime.store.close()
+                backend, mode = runtime.backend.describe(), self.options.mode
+        metrics = persona_metrics(runs)
+        limits: PersonaThresholds | None = (
+            thresholds.for_suite(suite) if thresholds is not None else None
+        )
+        failures = check_personas(metrics, limits) if limits else []
+        return {
+            "kind": "personas",
+            "mode": mode,
+            "backend": backend,
+            "pinned": limits is not None,
+            "metrics": metrics,
+            "failures": failures,
+            "runs": [r.as_dict() for r in runs],
+        }

@@ -1,0 +1,100 @@
+"""Preparing and launching the web app (`coach run`).
+
+Chainlit needs an auth secret, its app root (for .chainlit/ and public/) and
+the database tables before it starts. The secret comes from
+CHAINLIT_AUTH_SECRET or is generated once into the data folder (git-ignored);
+none is ever committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT, Settings
+from bot.storage import Store
+from bot.users import Accounts, generate_password
+
+APP = Path(__file__).resolve().parent / "app.py"
+DEMO_USERS = (("demo", "trainee"), ("trainer", "trainer"))
+
+
+def auth_secret(settings: Settings) -> str:
+    if secret := os.environ.get("CHAINLIT_AUTH_SECRET"):
+        return secret
+    path = settings.data_dir / "auth_secret"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return secret
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    name: str
+    role: str
+    password: str
+
+
+async def ensure_demo_accounts(settings: Settings) -> list[DemoAccount]:
+    """Demo sign-ins for a local try-out, with random passwords kept in the data
+    folder. Only `coach run --demo` creates them; a real deployment adds its
+    own users with `coach users add`."""
+    path = settings.data_dir / "demo_accounts"
+    known: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, _, password = line.partition(" ")
+            known[name] = password
+    store = Store(settings.resolved_database_url)
+    await store.init()
+    accounts = Accounts(store)
+    out = []
+    try:
+        for name, role in DEMO_USERS:
+            password = known.get(name, "")
+            if not password or await accounts.authenticate(name, password) is None:
+                password = generate_password()
+                await accounts.add(name, role, password)
+            out.append(DemoAccount(name, role, password))
+    finally:
+        await store.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{a.name} {a.password}\n" for a in out), encoding="utf-8")
+    path.chmod(0o600)
+    return out
+
+
+async def prepare_database(settings: Settings) -> int:
+    """Create the tables; return how many accounts exist."""
+    store = Store(settings.resolved_database_url)
+    try:
+        await store.init()
+        return len(await store.list_users())
+    finally:
+        await store.close()
+
+
+def launch(settings: Settings, host: str, port: int, headless: bool) -> None:
+    os.environ["CHAINLIT_AUTH_SECRET"] = auth_secret(settings)
+    os.environ["CHAINLIT_APP_ROOT"] = str(PROJECT_ROOT)
+    os.environ["CHAINLIT_HOST"] = host
+    os.environ["CHAINLIT_PORT"] = str(port)
+    # Imported only now: chainlit reads its app root and .env at import time.
+    from chainlit.cli import run_chainlit
+    from chainlit.config import config
+
+    config.run.headless = headless
+    config.run.host = host
+    config.run.port = port
+    run_chainlit(str(APP))
+
+
+def prepare(settings: Settings) -> int:
+    return asyncio.run(prepare_database(settings))

@@ -1,0 +1,40 @@
+// The customer's mood, shown in the side panel and updated after each grade.
+// Props (set by bot/views.py): mood, max, band, label, delta, reason,
+// history (moods so far), calmAt, walkoutAt, title, scaleLow, scaleHigh.
+export default function MoodMeter() {
+  const mood = props.mood ?? 0;
+  const max = props.max ?? 10;
+  const pct = Math.round((mood / max) * 100);
+  const colour = mood <= props.calmAt ? "#1a7f37" : mood >= props.walkoutAt - 1 ? "#cf222e" : mood >= 5 ? "#d9822b" : "#bf8700";
+  const history = props.history ?? [];
+  const delta = props.delta ?? 0;
+  const sign = delta > 0 ? `+${delta}` : `${delta}`;
+  return (
+    <div id="mood-meter" data-mood={mood} className="flex flex-col gap-2 p-2 text-sm">
+      <div className="font-semibold">{props.title}</div>
+      <div className="flex items-baseline gap-2">
+        <span className="text-3xl font-bold" style={{ color: colour }}>{mood}</span>
+        <span className="text-muted-foreground">/ {max}</span>
+        <span className="ml-auto rounded px-2 py-0.5" style={{ background: colour, color: "white" }}>{props.label}</span>
+      </div>
+      <div className="h-3 w-full rounded bg-muted" aria-label={`${props.title}: ${mood}/${max}`}>
+        <div className="h-3 rounded" style={{ width: `${pct}%`, background: colour, transition: "width .4s" }} />
+      </div>
+      <div className="flex justify-between text-xs text-muted-foreground">
+        <span>{props.scaleLow}</span><span>{props.scaleHigh}</span>
+      </div>
+      {props.reason ? (
+        <div id="mood-delta" className="text-sm">
+          <span className="font-semibold">{delta === 0 ? "±0" : sign}</span>: {props.reason}
+        </div>
+      ) : null}
+      {history.length > 1 ? (
+        <div className="flex items-end gap-1 h-10" title={history.join(" → ")}>
+          {history.map((m, i) => (
+            <div key={i} className="w-2 rounded-sm" style={{ height: `${Math.max(8, (m / max) * 100)}%`, background: m <= props.calmAt ? "#1a7f37" : m >= 7 ? "#cf222e" : "#d9822b" }} />
+          ))}
+        </div>
+      ) : null}
+    </div>
+  );
+}
