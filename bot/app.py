@@ -7,6 +7,7 @@ the session engine.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from datetime import datetime
@@ -39,6 +40,7 @@ from bot.users import Accounts
 log = logging.getLogger(__name__)
 
 DASHBOARD = "trainer-dashboard"
+RESUME_SETTLE_SECONDS = 1.0
 STAFF = ("trainer", "evaluator")
 
 runtime = Runtime.create(get_settings())
@@ -195,10 +197,22 @@ async def on_chat_resume(thread: ThreadDict) -> None:
     engine = await runtime.resume(row.id, persona)
     cl.user_session.set("engine", engine)
     cl.user_session.set("mood_history", [persona.mood.start] + [m for _, _, m in engine.turns])
+    # Chainlit replays the stored thread into the page *after* this handler
+    # returns, which clears the side panel and the actions sent from here: send
+    # them once the replay is on its way.
+    cl.user_session.set("resume_task", asyncio.create_task(after_resume(engine, ui)))
+
+
+async def after_resume(engine: SessionEngine, ui: views.UI) -> None:
+    await asyncio.sleep(RESUME_SETTLE_SECONDS)
     await set_commands(ui)
-    await show_mood(persona, ui)
+    await show_mood(engine.persona, ui)
     if engine.ended:
         await cl.Message(author="Coach", content=views.t("ended", ui)).send()
+        return
+    resumed = cl.Message(author="Coach", content=views.t("resumed", ui, name=engine.persona.name))
+    await offer_actions(resumed, ui)
+    await resumed.send()
 
 
 @cl.action_callback("hint")
@@ -216,7 +230,8 @@ async def on_end(action: cl.Action) -> None:
 async def offer_actions(message: cl.Message, ui: views.UI) -> None:
     """Hint and End buttons under the customer's latest line (and only there)."""
     for old in cl.user_session.get("actions") or []:
-        await old.remove()
+        if isinstance(old, cl.Action):  # a resumed session restores only JSON, not objects
+            await old.remove()
     actions = [
         cl.Action(name="hint", payload={}, label=views.t("hint_button", ui), icon="lightbulb"),
         cl.Action(name="end_session", payload={}, label=views.t("end_button", ui), icon="flag"),
@@ -352,8 +367,10 @@ async def finish(engine: SessionEngine, ended: SessionEnded) -> None:
 
 async def show_dashboard(ui: views.UI) -> None:
     store = runtime.store
-    rows = await store.list_sessions()
-    grades = await store.grades_for_sessions([r.id for r in rows])
+    grades = await store.grades_for_sessions([r.id for r in await store.list_sessions()])
+    # Sessions where nobody replied yet (a scenario opened and left) are noise here.
+    replied = {g.session_id for g in grades}
+    rows = [r for r in await store.list_sessions() if r.id in replied]
     names = {p.id: p.name for p in runtime.catalog.personas.values()}
     by_session: dict[str, list[int]] = defaultdict(list)
     per_trainee: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)

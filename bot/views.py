@@ -62,6 +62,10 @@ STRINGS: dict[str, dict[UI, str]] = {
         "en": "A nudge for your next reply",
     },
     "end_desc": {"fr": "Terminer et voir le bilan", "en": "Finish and see the debrief"},
+    "resumed": {
+        "fr": "Session reprise : {name} attend votre réponse.",
+        "en": "Session resumed: {name} is waiting for your reply.",
+    },
     "ended": {
         "fr": "Cette session est terminée. Choisissez un scénario pour en commencer une autre.",
         "en": "This session has ended. Pick a scenario to start another one.",

@@ -11,7 +11,6 @@ export default function MoodMeter() {
   const sign = delta > 0 ? `+${delta}` : `${delta}`;
   return (
     <div id="mood-meter" data-mood={mood} className="flex flex-col gap-2 p-2 text-sm">
-      <div className="font-semibold">{props.title}</div>
       <div className="flex items-baseline gap-2">
         <span className="text-3xl font-bold" style={{ color: colour }}>{mood}</span>
         <span className="text-muted-foreground">/ {max}</span>

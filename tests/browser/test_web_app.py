@@ -1,0 +1,245 @@
+"""The web app end to end in real headless Chromium, started as the README starts it.
+
+Debian's chromium driven by Playwright, offline, outside requests blocked.
+Skipped when Chromium or Playwright is missing, unless COACH_REQUIRE_BROWSER=1
+(as in CI), which turns the skip into a failure. Screenshots of the
+conversation, a grade and the debrief are saved under docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORD = "correct-horse-1"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+if os.environ.get("COACH_REQUIRE_BROWSER") != "1":
+    pytest.importorskip("playwright.async_api")
+
+
+def _require_browser() -> None:
+    if not Path(CHROMIUM).exists():
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        if os.environ.get("COACH_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class App:
+    """`coach run` in a subprocess, with its own data folder."""
+
+    def __init__(self, workdir: Path, port: int) -> None:
+        self.workdir, self.port = workdir, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.env = {**os.environ, "COACH_DATA_DIR": str(workdir / "data"), "COACH_SEED": "3"}
+
+    def coach(self, *args: str) -> str:
+        result = subprocess.run(["coach", *args], cwd=self.workdir, env=self.env,
+                                capture_output=True, text=True, timeout=60, check=True)
+        return result.stdout
+
+    def start(self) -> None:
+        with (self.workdir / "app.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                ["coach", "run", "--headless", "--demo", "--port", str(self.port)],
+                cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/login", timeout=2):
+                    return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError((self.workdir / "app.log").read_text()[-3000:]) from None
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+    def rows(self, query: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.workdir / "data" / "coach.db") as conn:
+            return conn.execute(query).fetchall()
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    _require_browser()
+    server = App(tmp_path, _free_port())
+    for name, role in (("alice", "trainee"), ("bob", "trainee"), ("tina", "trainer")):
+        server.coach("users", "add", name, "--role", role, "--password", PASSWORD)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def sign_in(browser: Any, app: App, name: str) -> Any:
+    context = await browser.new_context(
+        locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9"},
+        viewport={"width": 1400, "height": 950})
+    # Offline means offline: the page may ask for web fonts, nothing leaves loopback.
+    await context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda r: r.abort())
+    page = await context.new_page()
+    await page.goto(app.url + "/login")
+    await page.fill("input[name=email]", name)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#chat-input", timeout=30_000)
+    return page
+
+
+async def pick_profile(page: Any, label: str) -> None:
+    await page.click("#chat-profiles")
+    await page.get_by_role("option", name=label).click()
+    confirm = page.get_by_role("button", name=re.compile("Confirmer|Confirm"))
+    if await confirm.count():
+        await confirm.first.click()
+    await page.wait_for_function(
+        "label => (document.querySelector('#chat-profiles')?.innerText || '').includes(label)",
+        arg=label)
+
+
+async def send(page: Any, text: str, expected_grades: int) -> None:
+    await page.fill("#chat-input", text)
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        """n => [...document.querySelectorAll('.step[data-step-type="tool"]')]
+               .filter(s => /Note|Non noté/.test(s.innerText)).length >= n""",
+        arg=expected_grades, timeout=30_000)
+
+
+async def mood(page: Any) -> int:
+    return int(await page.get_attribute("#mood-meter", "data-mood"))
+
+
+async def sign_out(page: Any) -> None:
+    await page.context.close()
+
+
+async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
+    from playwright.async_api import async_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = await sign_in(browser, app, "alice")
+        await pick_profile(page, "FR · Monique, son chien Filou est mort")
+        await page.get_by_text("il est mort hier soir").wait_for(timeout=30_000)
+        await page.wait_for_selector("#mood-meter")
+        start = await mood(page)
+        assert start == 7
+        customer = page.locator('.step[data-step-type="assistant_message"]')
+        before = await customer.count()
+
+        # One reply with a blocking phrase: the customer gets angrier.
+        await send(page, "Calmez-vous madame, quel est votre numéro de commande ?", 1)
+        await page.wait_for_function(
+            "s => Number(document.querySelector('#mood-meter')?.dataset.mood) > s", arg=start)
+        angrier = await mood(page)
+        assert "phrase bloquante" in await page.inner_text("#mood-delta")
+        await send(page, "Je suis sincèrement désolée pour Filou, mes condoléances. Je comprends "
+                         "à quel point c'est douloureux.", 2)
+        await send(page, "Si je comprends bien, vous voulez annuler la commande avant l'envoi, "
+                         "c'est bien cela ?", 3)
+        await page.wait_for_function(
+            "a => Number(document.querySelector('#mood-meter')?.dataset.mood) < a", arg=angrier)
+        assert await customer.count() >= before + 3  # a customer reply to each message
+        await page.screenshot(path=str(SHOTS / "conversation.png"))
+
+        # Open the first grade: verdicts with quoted evidence, score and feedback.
+        first_grade = page.locator('.step[data-step-type="tool"]').first
+        await first_grade.locator("button").first.click()
+        await page.wait_for_timeout(300)
+        graded = await first_grade.inner_text()
+        assert "Aucune phrase bloquante" in graded and "Calmez-vous" in graded
+        assert "Note" in graded
+        await first_grade.screenshot(path=str(SHOTS / "grade-step.png"))
+        await page.context.close()
+
+    # Restart the app: nothing is lost.
+    app.stop()
+    # (Signing in opened the default scenario first: a session nobody replied in.)
+    sessions = app.rows("select user_id, persona_id, status from coach_sessions where id in "
+                        "(select session_id from coach_messages where role = 'trainee')")
+    assert sessions == [("alice", "fr-deuil-chien", "active")]
+    assert app.rows("select count(*) from coach_messages where role='trainee'") == [(3,)]
+    assert app.rows("select count(*) from coach_grades") == [(3,)]
+    thread = app.rows("select id, name, userIdentifier from threads")
+    assert len(thread) == 1 and thread[0][2] == "alice" and "Monique" in thread[0][1]
+    assert app.rows('select count(*) from steps where type = "tool"')[0][0] == 3
+    app.start()
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = await sign_in(browser, app, "alice")
+        await page.locator("#thread-history").get_by_text("Monique").first.click()
+        await page.wait_for_selector("#mood-meter", timeout=30_000)
+        assert await mood(page) < angrier  # the mood came back with the session
+        await page.get_by_text("Session reprise").wait_for()
+        assert await page.locator('.step[data-step-type="user_message"]').count() == 3
+
+        # End the session: the debrief with its chart and downloads.
+        await page.get_by_role("button", name="Terminer").last.click()
+        await page.get_by_role("heading", name="Bilan").wait_for(timeout=30_000)
+        await page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+        debrief = page.locator('.step[data-step-type="assistant_message"]').last
+        text = await debrief.inner_text()
+        assert "Trois axes de progrès" in text and "Résultats par critère" in text
+        assert await page.get_by_text(re.compile(r"transcript-fr-deuil-chien.*\.json")).count()
+        await page.get_by_role("heading", name="Bilan").scroll_into_view_if_needed()
+        await page.screenshot(path=str(SHOTS / "debrief.png"))
+        chart = page.locator(".js-plotly-plot").last
+        await chart.scroll_into_view_if_needed()
+        await page.wait_for_timeout(500)
+        await chart.screenshot(path=str(SHOTS / "debrief-chart.png"))
+        assert app.rows("select status, end_reason from coach_sessions where persona_id = "
+                        "'fr-deuil-chien'") == [("ended", "trainee")]
+        await sign_out(page)
+
+        # Another trainee does not see Alice's session.
+        page = await sign_in(browser, app, "bob")
+        await page.wait_for_timeout(1500)
+        assert await page.locator("#thread-history").get_by_text("Monique").count() == 0
+        await sign_out(page)
+
+        # A trainer sees it on the dashboard.
+        page = await sign_in(browser, app, "tina")
+        await pick_profile(page, "Tableau de bord formateur")
+        dashboard = page.locator('.step[data-step-type="assistant_message"]').filter(
+            has_text="Tableau de bord formateur")
+        await dashboard.wait_for(timeout=30_000)
+        table = await dashboard.inner_text()
+        assert "alice" in table and "Monique" in table
+        await page.get_by_role("button", name=re.compile("Ouvrir: alice")).first.click()
+        await page.get_by_text("Calmez-vous madame").last.wait_for(timeout=30_000)
+        await browser.close()

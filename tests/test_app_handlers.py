@@ -1,0 +1,170 @@
+"""The Chainlit handlers, called through a Chainlit context over a mocked
+websocket session (what the browser would receive is recorded), with the real
+engine and a real SQLite database behind them."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from typing import Any
+from unittest.mock import AsyncMock, Mock
+
+import pytest
+from chainlit.context import ChainlitContext, context_var
+from chainlit.session import WebsocketSession
+from chainlit.user import PersistedUser
+
+import bot.app as app_module
+from bot.backends import Backend, bind_structured
+from bot.grader import Grader
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.simulator import CustomerTurn, ScriptedCustomer
+from bot.users import Accounts
+from tests.conftest import fake_chat
+
+BACKEND = Backend("compatible", "http://127.0.0.1:9/v1", "function_calling", "m", "m")
+
+
+class Browser:
+    """What the handlers sent to the page, by event name."""
+
+    def __init__(self, emit: AsyncMock) -> None:
+        self.emit = emit
+
+    def payloads(self, event: str) -> list[dict[str, Any]]:
+        return [c.args[1] for c in self.emit.call_args_list if c.args and c.args[0] == event]
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message or step sent or updated, in order."""
+        return [c.args[1] for c in self.emit.call_args_list
+                if c.args and c.args[0] in ("new_message", "update_message")]
+
+    def texts(self) -> list[str]:
+        return [m.get("output", "") for m in self.messages()]
+
+    def steps(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages() if m.get("type") == "tool"]
+
+
+@pytest.fixture
+async def page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Browser]:
+    runtime = Runtime.create(settings)
+    await runtime.store.init()
+    monkeypatch.setattr(app_module, "runtime", runtime)
+    session = Mock(spec=WebsocketSession)
+    session.id = "session-1"
+    session.thread_id = "0b6f3f35-7d3f-4bd2-9d36-1c4a1f0d2c11"
+    session.user_env = {}
+    session.chat_settings = {}
+    session.chat_profile = "fr-deuil-chien"
+    session.client_type = "webapp"
+    session.environ = {"HTTP_ACCEPT_LANGUAGE": "fr-FR,fr;q=0.9"}
+    session.has_first_interaction = True
+    session.files = {}
+    session.emit = AsyncMock()
+    user = Mock(spec=PersistedUser)
+    user.id, user.identifier, user.metadata = "user-1", "alice", {"role": "trainee"}
+    session.user = user
+    token = context_var.set(ChainlitContext(session))
+    # Thread history goes through Chainlit's data layer: not under test here.
+    monkeypatch.setattr("chainlit.data._data_layer", None)
+    monkeypatch.setattr("chainlit.data._data_layer_initialized", True)
+    try:
+        yield Browser(session.emit)
+    finally:
+        context_var.reset(token)
+        await runtime.store.close()
+
+
+def rows(settings: Settings, query: str) -> list[tuple[Any, ...]]:
+    path = settings.resolved_database_url.split(":///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        return conn.execute(query).fetchall()
+
+
+async def say(text: str) -> None:
+    import chainlit as cl
+
+    message = cl.Message(content=text, author="alice", type="user_message")
+    await app_module.on_message(message)
+
+
+async def test_a_turn_shows_the_reply_the_grade_and_the_mood(page: Browser,
+                                                            settings: Settings) -> None:
+    await app_module.on_chat_start()
+    assert any("Hors ligne" in t or "hors ligne" in t for t in page.texts())
+    await say("Calmez-vous, quel est votre numéro de commande ?")
+    step = page.steps()[-1]
+    assert step["name"].startswith("Note : ")
+    assert "Aucune phrase bloquante" in step["output"] and "Calmez-vous" in step["output"]
+    elements = page.payloads("set_sidebar_elements")
+    props = elements[-1]["elements"][0]["props"]
+    assert props["mood"] > 7 and props["reason"] == "phrase bloquante"
+    assert rows(settings, "select count(*) from coach_grades") == [(1,)]
+
+
+async def test_a_model_failure_mid_reply_keeps_the_message_and_says_so(
+        page: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Failing(ScriptedCustomer):
+        async def reply(self, turn: CustomerTurn) -> Any:  # type: ignore[override]
+            yield "Je... "
+            raise ConnectionError("the model server went away")
+
+    monkeypatch.setattr(app_module.runtime, "customer",
+                        lambda persona, **_: Failing(persona))
+    await app_module.on_chat_start()
+    await say("Je suis vraiment désolée pour Filou.")
+    assert rows(settings, "select role, content, status from coach_messages "
+                          "where role = 'trainee'") == [
+        ("trainee", "Je suis vraiment désolée pour Filou.", "complete")]
+    assert any("n'a pas pu répondre" in t and "enregistré" in t for t in page.texts())
+    assert page.steps()[-1]["name"].startswith("Note")  # the grade still came
+
+
+async def test_a_grade_that_fails_is_shown_as_ungraded(
+        page: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    invalid = {"criteria": {}, "deescalation": 99}
+    chat = fake_chat(*([invalid] * 3))
+    grader = Grader(settings, BACKEND, model_factory=lambda schema: bind_structured(
+        chat, schema, "function_calling", 3))
+    monkeypatch.setattr(app_module.runtime, "_grader", grader)
+    await app_module.on_chat_start()
+    await say("Je suis désolée, je regarde votre commande.")
+    step = page.steps()[-1]
+    assert step["name"] == "Non noté"
+    assert "Non noté" in step["output"] and "S'excuser" in step["output"]
+    assert rows(settings, "select mode, score from coach_grades") == [("ungraded", None)]
+
+
+async def test_hint_and_end_commands(page: Browser) -> None:
+    import chainlit as cl
+
+    await app_module.on_chat_start()
+    await say("Calmez-vous.")
+    await app_module.on_message(cl.Message(content="/hint", author="alice"))
+    assert any("Indice" in t for t in page.texts())
+    await app_module.on_message(cl.Message(content="/end", author="alice"))
+    debrief = next(p for p in page.payloads("new_message") if "## Bilan" in p.get("output", ""))
+    assert "Trois axes de progrès" in debrief["output"]
+    assert {e["type"] for e in page.payloads("element")} >= {"plotly", "file"}
+
+
+async def test_sign_in_checks_the_password(page: Browser, settings: Settings) -> None:
+    await Accounts(app_module.runtime.store).add("carol", "trainer", "long-enough-1")
+    user = await app_module.sign_in("carol", "long-enough-1")
+    assert user is not None and user.metadata == {"role": "trainer"}
+    assert await app_module.sign_in("carol", "wrong-password") is None
+    assert await app_module.sign_in("nobody", "long-enough-1") is None
+    stored = rows(settings, "select password_hash from coach_users")[0][0]
+    assert stored.startswith("scrypt$") and "long-enough-1" not in stored
+
+
+async def test_profiles_follow_the_browser_language_and_the_role(page: Browser) -> None:
+    trainee = Mock(metadata={"role": "trainee"})
+    trainer = Mock(metadata={"role": "trainer"})
+    french_first = await app_module.chat_profiles(trainee, "fr-FR")
+    assert french_first[0].name.startswith("fr-") and french_first[-1].name.startswith("en-")
+    assert (await app_module.chat_profiles(trainee, "en-GB"))[0].name.startswith("en-")
+    assert app_module.DASHBOARD not in [p.name for p in french_first]
+    assert (await app_module.chat_profiles(trainer, "fr-FR"))[-1].name == app_module.DASHBOARD
