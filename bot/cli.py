@@ -252,7 +252,7 @@ def users_list() -> None:
             await store.close()
 
     for account in run_async(listed()):
-        out.print(f"{account.name}\t{account.role}", markup=False)
+        print(f"{account.name}\t{account.role}")
 
 
 @users_app.command("remove")
@@ -391,6 +391,9 @@ def eval_command(
     record: Annotated[
         bool, typer.Option(help="Like --live, and refresh the recordings in the repo.")
     ] = False,
+    record_missing: Annotated[
+        bool, typer.Option(help="Like --record, only for prompts with no recording yet.")
+    ] = False,
     repeat: Annotated[
         int, typer.Option(min=1, help="Grade each LLM case N times (flip rate).")
     ] = 1,
@@ -412,9 +415,9 @@ def eval_command(
     from bot.evals.runner import SUITES, EvalOptions, Evaluator
     from bot.settings import get_settings
 
-    if live and record:
-        fail("choose --live or --record, not both", 2)
-    if checks_only and (live or record):
+    if sum((live, record, record_missing)) > 1:
+        fail("choose one of --live, --record and --record-missing", 2)
+    if checks_only and (live or record or record_missing):
         fail("--checks-only uses no model; drop --live/--record", 2)
     chosen = {s.value for s in suite or [SuiteChoice.all]}
     names = [n for n in SUITES if "all" in chosen or n.split("-")[0] in chosen]
@@ -422,11 +425,11 @@ def eval_command(
         names = [n for n in names if n in ("grader-checks", "personas-offline")]
     if dataset:
         # Ad-hoc files are graded by the checks, or by the configured model with --live.
-        names = ["grader-llm"] if (live or record) else ["grader-checks"]
+        names = ["grader-llm"] if (live or record or record_missing) else ["grader-checks"]
     options = EvalOptions(
         suites=names,
         datasets=tuple(dataset or ()),
-        mode="record" if record else "live" if live else "replay",
+        mode="record" if record else "fill" if record_missing else "live" if live else "replay",
         repeat=repeat,
         concurrency=concurrency,
         report_dir=None if no_reports else report_dir,
@@ -447,6 +450,46 @@ def eval_command(
             out.print(f"wrote {path}", style="dim")
     if not run.passed:
         raise typer.Exit(1)
+
+
+# --- bench ---------------------------------------------------------------------------
+
+
+@app.command()
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    rounds: Annotated[int, typer.Option(min=1, help="Repeats of each measure.")] = 5,
+    turns: Annotated[int, typer.Option(min=2, help="Turns in the offline session.")] = 40,
+) -> None:
+    """Measure the offline path: checks, a whole turn, history trimming, memory."""
+    from bot.bench import run_bench
+    from bot.settings import get_settings
+
+    figures = run_bench(get_settings(), rounds=rounds, turns=turns)
+    if as_json:
+        print(json.dumps(figures))
+        return
+    c, s, t = figures["checks"], figures["offline_turn"], figures["history_trim"]
+    out.print(
+        f"checks          {c['median_ms_per_turn']} ms/turn median over {c['turns']} "
+        f"labelled turns ({c['turns_per_second']} turns/s)",
+        markup=False,
+    )
+    out.print(
+        f"offline turn    {s['median_ms_per_turn']} ms median, {s['p90_ms_per_turn']} ms "
+        f"p90, over {s['turns']} turns (SQLite, checks, scripted customer)",
+        markup=False,
+    )
+    out.print(
+        f"history trim    {t['median_ms']} ms median: {t['messages']} messages to "
+        f"{t['kept']} within {t['budget_tokens']} tokens",
+        markup=False,
+    )
+    out.print(
+        f"memory          {s['peak_python_memory_mib']} MiB peak (Python heap) over the session",
+        markup=False,
+    )
+    out.print(f"checks are {figures['checks_share_of_turn']:.1%} of an offline turn", markup=False)
 
 
 # --- entry point ----------------------------------------------------------------------

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     )
     personas_dir: Path = PROJECT_ROOT / "personas"
     prompts_dir: Path = PROJECT_ROOT / "prompts"
+    lexicon_dir: Path = Field(
+        default=Path(__file__).resolve().parent / "lexicon",
+        description="The checks' phrase lists (fr.txt, en.txt).",
+    )
     evals_dir: Path = PROJECT_ROOT / "evals"
     persona_languages: str = Field(
         default="",

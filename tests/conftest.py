@@ -19,6 +19,9 @@ from pydantic import Field
 
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
+#: The environment before any test cleared it (opt-in live tests read their key here).
+ORIGINAL_ENV = dict(os.environ)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -37,8 +37,11 @@ class Browser:
 
     def messages(self) -> list[dict[str, Any]]:
         """Every message or step sent or updated, in order."""
-        return [c.args[1] for c in self.emit.call_args_list
-                if c.args and c.args[0] in ("new_message", "update_message")]
+        return [
+            c.args[1]
+            for c in self.emit.call_args_list
+            if c.args and c.args[0] in ("new_message", "update_message")
+        ]
 
     def texts(self) -> list[str]:
         return [m.get("output", "") for m in self.messages()]
@@ -90,8 +93,9 @@ async def say(text: str) -> None:
     await app_module.on_message(message)
 
 
-async def test_a_turn_shows_the_reply_the_grade_and_the_mood(page: Browser,
-                                                            settings: Settings) -> None:
+async def test_a_turn_shows_the_reply_the_grade_and_the_mood(
+    page: Browser, settings: Settings
+) -> None:
     await app_module.on_chat_start()
     assert any("Hors ligne" in t or "hors ligne" in t for t in page.texts())
     await say("Calmez-vous, quel est votre numéro de commande ?")
@@ -105,29 +109,33 @@ async def test_a_turn_shows_the_reply_the_grade_and_the_mood(page: Browser,
 
 
 async def test_a_model_failure_mid_reply_keeps_the_message_and_says_so(
-        page: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    page: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class Failing(ScriptedCustomer):
         async def reply(self, turn: CustomerTurn) -> Any:  # type: ignore[override]
             yield "Je... "
             raise ConnectionError("the model server went away")
 
-    monkeypatch.setattr(app_module.runtime, "customer",
-                        lambda persona, **_: Failing(persona))
+    monkeypatch.setattr(app_module.runtime, "customer", lambda persona, **_: Failing(persona))
     await app_module.on_chat_start()
     await say("Je suis vraiment désolée pour Filou.")
-    assert rows(settings, "select role, content, status from coach_messages "
-                          "where role = 'trainee'") == [
-        ("trainee", "Je suis vraiment désolée pour Filou.", "complete")]
+    assert rows(
+        settings, "select role, content, status from coach_messages where role = 'trainee'"
+    ) == [("trainee", "Je suis vraiment désolée pour Filou.", "complete")]
     assert any("n'a pas pu répondre" in t and "enregistré" in t for t in page.texts())
     assert page.steps()[-1]["name"].startswith("Note")  # the grade still came
 
 
 async def test_a_grade_that_fails_is_shown_as_ungraded(
-        page: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    page: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     invalid = {"criteria": {}, "deescalation": 99}
     chat = fake_chat(*([invalid] * 3))
-    grader = Grader(settings, BACKEND, model_factory=lambda schema: bind_structured(
-        chat, schema, "function_calling", 3))
+    grader = Grader(
+        settings,
+        BACKEND,
+        model_factory=lambda schema: bind_structured(chat, schema, "function_calling", 3),
+    )
     monkeypatch.setattr(app_module.runtime, "_grader", grader)
     await app_module.on_chat_start()
     await say("Je suis désolée, je regarde votre commande.")

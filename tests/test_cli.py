@@ -158,3 +158,24 @@ def test_personas_commands(tmp_path: Path) -> None:
     assert result.stderr.startswith("error: bad.yaml:") or "bad.yaml" in result.stderr
     schema = json.loads(coach("personas", "schema").stdout)
     assert schema["additionalProperties"] is False and "opening" in schema["required"]
+
+
+def test_bench_prints_figures() -> None:
+    result = coach("bench", "--json", "--rounds", "1", "--turns", "4")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["checks"]["turns"] > 300 and figures["checks"]["median_ms_per_turn"] > 0
+    assert figures["offline_turn"]["turns"] == 4
+    assert figures["history_trim"]["kept"] < figures["history_trim"]["messages"]
+
+
+def test_users_commands() -> None:
+    added = coach("users", "add", "zoe", "--role", "trainer")
+    assert added.returncode == 0 and "with password" in added.stdout
+    assert "zoe\ttrainer" in coach("users", "list").stdout
+    assert "unknown role" in one_line_error(coach("users", "add", "x", "--role", "boss"))
+    assert "too short" in one_line_error(
+        coach("users", "add", "x", "--role", "trainee", "--password", "short")
+    )
+    assert coach("users", "remove", "zoe").returncode == 0
+    assert "no user 'zoe'" in one_line_error(coach("users", "remove", "zoe"))

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.evals.reports import grader_header, grader_rows
+from bot.rubric import CHECK_CRITERIA, CRITERION_IDS
 
 
 @contextmanager
@@ -44,10 +45,16 @@ def show_report(report: dict[str, Any], console: Console) -> None:
         console.print(f"\n[bold]{name}[/bold] ({suite['mode']}; {suite['backend']}): {status}")
         if suite["kind"] == "grader":
             metrics = suite["metrics"]
+            checks_only = suite["mode"] == "checks"
             table = Table(*grader_header(metrics), box=None, pad_edge=False)
-            for row in grader_rows(metrics):
+            for row in grader_rows(metrics, CHECK_CRITERIA if checks_only else CRITERION_IDS):
                 table.add_row(*row)
             console.print(table)
+            if checks_only:
+                console.print(
+                    "  (judgement criteria need the LLM: see grader-llm and the report files)",
+                    style="dim",
+                )
             for language, m in metrics.items():
                 if language == "all":
                     continue

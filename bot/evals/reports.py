@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -19,12 +19,12 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def grader_rows(metrics: dict[str, Any]) -> list[list[str]]:
+def grader_rows(metrics: dict[str, Any], only: Sequence[str] = CRITERION_IDS) -> list[list[str]]:
     """One row per labelled criterion: accuracy, kappa, missed P/R and n per language."""
     languages = [k for k in metrics if k != "all"]
     rows = []
     for cid in CRITERION_IDS:
-        if cid not in metrics["all"]["criteria"]:
+        if cid not in only or cid not in metrics["all"]["criteria"]:
             continue
         row = [cid]
         for language in languages:

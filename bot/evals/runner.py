@@ -44,7 +44,6 @@ from bot.evals.pinning import (
     save_baseline,
 )
 from bot.grader import Grader
-from bot.lexicon import LEXICON_DIR
 from bot.personas import PersonaCatalog, load_catalog
 from bot.recordings import RecordingCache
 from bot.rubric import CHECK_CRITERIA, CRITERION_IDS
@@ -52,7 +51,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage import Store
 
-Mode = Literal["replay", "live", "record"]
+Mode = Literal["replay", "live", "record", "fill"]
 SUITES = ("grader-checks", "grader-llm", "personas-offline", "personas-llm")
 
 #: The settings a recording depends on; saved beside the recordings.
@@ -203,15 +202,26 @@ class Evaluator:
     def llm_runtime(self) -> Iterator[tuple[Runtime, RecordingCache | None]]:
         settings = self.llm_settings()
         cache: RecordingCache | None = None
-        if self.options.mode == "replay":
-            cache = RecordingCache(self.recordings_dir(), "replay")
-        elif self.options.mode == "record":
-            cache = RecordingCache(self.recordings_dir(), "record")
+        if self.options.mode in ("replay", "record", "fill"):
+            cache = RecordingCache(self.recordings_dir(), self.options.mode)
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(f"sqlite+aiosqlite:///{Path(tmp) / 'eval.db'}")
             yield Runtime(settings, resolve_backend(settings), store, cache), cache
-        if self.options.mode == "record":
+        if self.options.mode in ("record", "fill"):
             self.save_profile(settings)
+
+    def check_profile_matches(self) -> None:
+        """Filling gaps only makes sense with the settings the rest was recorded with."""
+        path = self.recordings_dir() / "profile.json"
+        if not path.exists():
+            return
+        recorded = json.loads(path.read_text(encoding="utf-8"))["settings"]
+        differ = [k for k in PROFILE_FIELDS if recorded.get(k) != getattr(self.settings, k)]
+        if differ:
+            raise EvalError(
+                f"--record-missing needs the recorded settings; these differ: "
+                f"{', '.join(differ)} (see {path}), or use --record to redo all"
+            )
 
     def save_profile(self, settings: Settings) -> None:
         backend = resolve_backend(settings)
@@ -229,7 +239,7 @@ class Evaluator:
 
     def metadata(self) -> dict[str, Any]:
         root = self.settings.evals_dir.parent
-        lexicons = {p.name: _sha(p) for p in sorted(LEXICON_DIR.glob("*.txt"))}
+        lexicons = {p.name: _sha(p) for p in sorted(self.settings.lexicon_dir.glob("*.txt"))}
         return {
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
             "commit": _git_commit(root),

@@ -15,8 +15,6 @@ from bot.errors import LexiconError
 from bot.rubric import Language
 from bot.text import Folded
 
-LEXICON_DIR = Path(__file__).resolve().parent
-
 #: Every list the checks use; both languages must define each one.
 LIST_NAMES: tuple[str, ...] = (
     "apology",
@@ -148,8 +146,17 @@ def parse_lexicon(text: str, filename: str) -> dict[str, tuple[Pattern, ...]]:
     return {name: tuple(patterns) for name, patterns in lists.items()}
 
 
+def load_lexicon(language: Language, directory: Path | None = None) -> Lexicon:
+    """The phrase lists for ``language``, from COACH_LEXICON_DIR (default: here)."""
+    if directory is None:
+        from bot.settings import get_settings
+
+        directory = get_settings().lexicon_dir
+    return _load(language, directory.resolve())
+
+
 @cache
-def load_lexicon(language: Language, directory: Path = LEXICON_DIR) -> Lexicon:
+def _load(language: Language, directory: Path) -> Lexicon:
     path = directory / f"{language}.txt"
     try:
         text = path.read_text(encoding="utf-8")

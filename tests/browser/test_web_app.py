@@ -28,8 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "correct-horse-1"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 if os.environ.get("COACH_REQUIRE_BROWSER") != "1":
     pytest.importorskip("playwright.async_api")
@@ -59,15 +66,26 @@ class App:
         self.env = {**os.environ, "COACH_DATA_DIR": str(workdir / "data"), "COACH_SEED": "3"}
 
     def coach(self, *args: str) -> str:
-        result = subprocess.run(["coach", *args], cwd=self.workdir, env=self.env,
-                                capture_output=True, text=True, timeout=60, check=True)
+        result = subprocess.run(
+            ["coach", *args],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return result.stdout
 
     def start(self) -> None:
         with (self.workdir / "app.log").open("ab") as log:
             self.process = subprocess.Popen(
                 ["coach", "run", "--headless", "--demo", "--port", str(self.port)],
-                cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -105,8 +123,10 @@ def app(tmp_path: Path) -> Iterator[App]:
 
 async def sign_in(browser: Any, app: App, name: str) -> Any:
     context = await browser.new_context(
-        locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9"},
-        viewport={"width": 1400, "height": 950})
+        locale="fr-FR",
+        extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9"},
+        viewport={"width": 1400, "height": 950},
+    )
     # Offline means offline: the page may ask for web fonts, nothing leaves loopback.
     await context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda r: r.abort())
     page = await context.new_page()
@@ -126,7 +146,8 @@ async def pick_profile(page: Any, label: str) -> None:
         await confirm.first.click()
     await page.wait_for_function(
         "label => (document.querySelector('#chat-profiles')?.innerText || '').includes(label)",
-        arg=label)
+        arg=label,
+    )
 
 
 async def send(page: Any, text: str, expected_grades: int) -> None:
@@ -135,7 +156,9 @@ async def send(page: Any, text: str, expected_grades: int) -> None:
     await page.wait_for_function(
         """n => [...document.querySelectorAll('.step[data-step-type="tool"]')]
                .filter(s => /Note|Non noté/.test(s.innerText)).length >= n""",
-        arg=expected_grades, timeout=30_000)
+        arg=expected_grades,
+        timeout=30_000,
+    )
 
 
 async def mood(page: Any) -> int:
@@ -164,15 +187,25 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         # One reply with a blocking phrase: the customer gets angrier.
         await send(page, "Calmez-vous madame, quel est votre numéro de commande ?", 1)
         await page.wait_for_function(
-            "s => Number(document.querySelector('#mood-meter')?.dataset.mood) > s", arg=start)
+            "s => Number(document.querySelector('#mood-meter')?.dataset.mood) > s", arg=start
+        )
         angrier = await mood(page)
         assert "phrase bloquante" in await page.inner_text("#mood-delta")
-        await send(page, "Je suis sincèrement désolée pour Filou, mes condoléances. Je comprends "
-                         "à quel point c'est douloureux.", 2)
-        await send(page, "Si je comprends bien, vous voulez annuler la commande avant l'envoi, "
-                         "c'est bien cela ?", 3)
+        await send(
+            page,
+            "Je suis sincèrement désolée pour Filou, mes condoléances. Je comprends "
+            "à quel point c'est douloureux.",
+            2,
+        )
+        await send(
+            page,
+            "Si je comprends bien, vous voulez annuler la commande avant l'envoi, "
+            "c'est bien cela ?",
+            3,
+        )
         await page.wait_for_function(
-            "a => Number(document.querySelector('#mood-meter')?.dataset.mood) < a", arg=angrier)
+            "a => Number(document.querySelector('#mood-meter')?.dataset.mood) < a", arg=angrier
+        )
         assert await customer.count() >= before + 3  # a customer reply to each message
         await page.screenshot(path=str(SHOTS / "conversation.png"))
 
@@ -189,8 +222,10 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
     # Restart the app: nothing is lost.
     app.stop()
     # (Signing in opened the default scenario first: a session nobody replied in.)
-    sessions = app.rows("select user_id, persona_id, status from coach_sessions where id in "
-                        "(select session_id from coach_messages where role = 'trainee')")
+    sessions = app.rows(
+        "select user_id, persona_id, status from coach_sessions where id in "
+        "(select session_id from coach_messages where role = 'trainee')"
+    )
     assert sessions == [("alice", "fr-deuil-chien", "active")]
     assert app.rows("select count(*) from coach_messages where role='trainee'") == [(3,)]
     assert app.rows("select count(*) from coach_grades") == [(3,)]
@@ -222,8 +257,9 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         await chart.scroll_into_view_if_needed()
         await page.wait_for_timeout(500)
         await chart.screenshot(path=str(SHOTS / "debrief-chart.png"))
-        assert app.rows("select status, end_reason from coach_sessions where persona_id = "
-                        "'fr-deuil-chien'") == [("ended", "trainee")]
+        assert app.rows(
+            "select status, end_reason from coach_sessions where persona_id = 'fr-deuil-chien'"
+        ) == [("ended", "trainee")]
         await sign_out(page)
 
         # Another trainee does not see Alice's session.
@@ -236,7 +272,8 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         page = await sign_in(browser, app, "tina")
         await pick_profile(page, "Tableau de bord formateur")
         dashboard = page.locator('.step[data-step-type="assistant_message"]').filter(
-            has_text="Tableau de bord formateur")
+            has_text="Tableau de bord formateur"
+        )
         await dashboard.wait_for(timeout=30_000)
         table = await dashboard.inner_text()
         assert "alice" in table and "Monique" in table

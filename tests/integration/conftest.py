@@ -52,12 +52,25 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
-        "--model_alias", MODEL_NAME, "--chat_format", "chatml", "--host", "127.0.0.1",
-        "--port", str(port), "--n_ctx", "4096",
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--model_alias",
+        MODEL_NAME,
+        "--chat_format",
+        "chatml",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
         # Its default cancels a running request when another arrives: the
         # customer's stream and the grade run concurrently.
-        "--interrupt_requests", "False",
+        "--interrupt_requests",
+        "False",
     ]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)

@@ -27,9 +27,11 @@ async def test_a_turn_streams_a_reply_and_produces_a_valid_grade(local_model_env
         engine = runtime.engine(persona)
         await engine.start()
         events: list[BaseModel] = [
-            e async for e in engine.turn(
+            e
+            async for e in engine.turn(
                 "Thank you for reaching out, I'm so sorry your parcel is late. "
-                "What is your tracking number?")
+                "What is your tracking number?"
+            )
         ]
     finally:
         await runtime.store.close()

@@ -1,0 +1,139 @@
+"""`coach bench`: how fast and how lean the offline path is, as figures.
+
+Measures, with medians over repeated runs (machines are noisy; no timing is
+asserted anywhere):
+
+- the deterministic checks on every labelled turn of the grader datasets;
+- one whole offline turn of the session engine (store, checks, scripted
+  customer, grade, mood) against a real SQLite file;
+- trimming a 40-turn history to the token budget;
+- peak Python memory over a 40-turn offline session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+import tracemalloc
+from typing import Any
+
+from bot.cases import Case, load_cases
+from bot.checks import run_checks
+from bot.conversation import Message
+from bot.personas import load_catalog
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.tokens import trim_history
+
+TURNS = [
+    "Je suis vraiment désolée, je comprends à quel point c'est pénible.",
+    "Si je comprends bien, le problème dure depuis lundi, c'est bien cela ?",
+    "Je consulte votre dossier en ce moment.",
+    "Euh, calmez-vous, ce n'est pas notre politique.",
+    "Je m'en occupe et je vous rappelle d'ici 17 h.",
+]
+
+
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 3)
+
+
+def bench_checks(cases: list[Case], rounds: int) -> dict[str, Any]:
+    per_round = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for case in cases:
+            assert case.language is not None
+            run_checks(case.turn, case.language, case.history)
+        per_round.append(time.perf_counter() - start)
+    median = statistics.median(per_round)
+    return {
+        "turns": len(cases),
+        "rounds": rounds,
+        "median_ms_per_turn": round(median / len(cases) * 1000, 3),
+        "turns_per_second": round(len(cases) / median),
+    }
+
+
+async def bench_session(settings: Settings, turns: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        local = settings.model_copy(
+            update={
+                "backend": "offline",
+                "seed": 1,
+                "database_url": f"sqlite+aiosqlite:///{tmp}/b.db",
+            }
+        )
+        runtime = Runtime.create(local)
+        await runtime.store.init()
+        persona = runtime.catalog.get("fr-double-prelevement")
+        persona = persona.model_copy(
+            update={"mood": persona.mood.model_copy(update={"walkout_at": 10, "calm_at": 0})}
+        )  # keep the session going
+        latencies: list[float] = []
+        tracemalloc.start()
+        try:
+            engine = runtime.engine(persona)
+            await engine.start()
+            for i in range(turns):
+                if engine.ended:
+                    engine = runtime.engine(persona)
+                    await engine.start()
+                start = time.perf_counter()
+                async for _ in engine.turn(TURNS[i % len(TURNS)]):
+                    pass
+                latencies.append(time.perf_counter() - start)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            await runtime.store.close()
+    return {
+        "turns": turns,
+        "median_ms_per_turn": _median_ms(latencies),
+        "p90_ms_per_turn": round(statistics.quantiles(latencies, n=10)[-1] * 1000, 3),
+        "peak_python_memory_mib": round(peak / 2**20, 2),
+    }
+
+
+def bench_trim(budget: int, rounds: int) -> dict[str, Any]:
+    history = [Message(role="customer", content="Mon internet est coupé depuis lundi !")]
+    for i in range(40):
+        history.append(Message(role="trainee", content=f"{TURNS[i % 5]} (réponse {i})"))
+        history.append(
+            Message(
+                role="customer",
+                content=f"Réponse du client numéro {i}, toujours mécontent de la situation.",
+            )
+        )
+    samples = []
+    kept: list[Message] = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        kept, _ = trim_history(history, budget)
+        samples.append(time.perf_counter() - start)
+    return {
+        "messages": len(history),
+        "kept": len(kept),
+        "budget_tokens": budget,
+        "median_ms": _median_ms(samples),
+    }
+
+
+def run_bench(settings: Settings, *, rounds: int = 5, turns: int = 40) -> dict[str, Any]:
+    catalog = load_catalog(settings.personas_dir)
+    datasets = sorted((settings.evals_dir / "datasets").glob("*.jsonl"))
+    cases = [c for path in datasets for c in load_cases(path, catalog)]
+    checks = bench_checks(cases, rounds)
+    session = asyncio.run(bench_session(settings, turns))
+    trim = bench_trim(settings.history_token_budget, rounds * 20)
+    return {
+        "checks": checks,
+        "offline_turn": session,
+        "history_trim": trim,
+        # How much of an offline turn the checks are: the rest is storage and streaming.
+        "checks_share_of_turn": round(
+            checks["median_ms_per_turn"] / session["median_ms_per_turn"], 3
+        ),
+    }

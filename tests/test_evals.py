@@ -1,0 +1,286 @@
+"""The eval runner: metrics, recordings, reports, pinning, and the CLI contract."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from bot.cases import Case
+from bot.errors import RecordingMissing
+from bot.evals.grader_suite import CaseResult
+from bot.evals.metrics import Agreement, flip_rate
+from bot.evals.pinning import Baseline, save_baseline
+from bot.evals.reports import to_html, to_junit, to_markdown
+from bot.recordings import RecordingCache, current_sample
+from bot.rubric import CHECK_CRITERIA, CRITERION_IDS, CriterionResult, Grade
+from tests.conftest import fake_chat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def coach(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        ["coach", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+
+def test_agreement_metrics() -> None:
+    a = Agreement()
+    for expected, predicted in [
+        ("met", "met"),
+        ("met", "missed"),
+        ("missed", "missed"),
+        ("missed", "missed"),
+        ("na", "na"),
+        ("na", "met"),
+    ]:
+        a.add(expected, predicted)
+    assert a.accuracy == pytest.approx(4 / 6)
+    assert a.precision("missed") == pytest.approx(2 / 3)
+    assert a.recall("missed") == 1.0
+    # Observed 4/6; chance (2*2 + 2*3 + 2*1) / 36 = 1/3; kappa = (2/3 - 1/3) / (2/3) = 0.5.
+    assert a.kappa == pytest.approx(0.5)
+    assert a.confusion()["met"] == {"met": 1, "missed": 1, "na": 0}
+    perfect = Agreement([("met", "met"), ("met", "met")])
+    assert perfect.kappa == 1.0 and Agreement().accuracy is None
+    assert flip_rate([["met"], ["met"], ["missed"]]) == 0.5
+
+
+# --- recordings --------------------------------------------------------------------------
+
+
+async def test_recordings_replay_what_was_recorded_and_refuse_the_rest(tmp_path: Path) -> None:
+    recorder = fake_chat("Recorded answer.")
+    recorder.cache = RecordingCache(tmp_path, "record")
+    assert (await recorder.ainvoke([HumanMessage("hello")])).content == "Recorded answer."
+    assert len(list(tmp_path.glob("*.json"))) == 1
+
+    replayer = fake_chat()  # would fail if it were ever called
+    replayer.cache = RecordingCache(tmp_path, "replay")
+    assert (await replayer.ainvoke([HumanMessage("hello")])).content == "Recorded answer."
+    with pytest.raises(RecordingMissing, match="re-record"):
+        await replayer.ainvoke([HumanMessage("something else")])
+    token = current_sample.set(1)  # a second --repeat sample is a different recording
+    try:
+        with pytest.raises(RecordingMissing):
+            await replayer.ainvoke([HumanMessage("hello")])
+    finally:
+        current_sample.reset(token)
+
+
+async def test_fill_mode_records_only_what_is_missing(tmp_path: Path) -> None:
+    first = fake_chat("one")
+    first.cache = RecordingCache(tmp_path, "record")
+    await first.ainvoke([HumanMessage("a")])
+    filler = fake_chat("two")
+    filler.cache = RecordingCache(tmp_path, "fill")
+    assert (await filler.ainvoke([HumanMessage("a")])).content == "one"  # kept
+    assert (await filler.ainvoke([HumanMessage("b")])).content == "two"  # filled
+    assert len(list(tmp_path.glob("*.json"))) == 2
+
+
+# --- pinning and reports -----------------------------------------------------------------
+
+
+def result(case_id: str, expect: dict[str, str], got: dict[str, str]) -> CaseResult:
+    criteria = {c: CriterionResult(verdict="na", source="check") for c in CRITERION_IDS}
+    for cid, verdict in got.items():
+        criteria[cid] = CriterionResult(verdict=verdict, source="check")  # type: ignore[arg-type]
+    case = Case(id=case_id, language="en", turn="x", expect=expect)  # type: ignore[arg-type]
+    return CaseResult(case, [Grade(criteria=criteria, score=50)])
+
+
+def test_flips_against_the_accepted_run(tmp_path: Path) -> None:
+    path = tmp_path / "accepted.json"
+    save_baseline(
+        path,
+        [
+            result("a", {"apologize": "met"}, {"apologize": "met"}),
+            result("b", {"apologize": "met"}, {"apologize": "missed"}),
+        ],
+        {},
+    )
+    baseline = Baseline.load(path)
+    assert baseline is not None
+    flips = baseline.flips(
+        [
+            result("a", {"apologize": "met"}, {"apologize": "missed"}),
+            result("b", {"apologize": "met"}, {"apologize": "met"}),
+        ]
+    )
+    assert [(f.case, f.was, f.now, f.worse) for f in flips] == [
+        ("a", "met", "missed", True),
+        ("b", "missed", "met", False),
+    ]
+
+
+def sample_report() -> dict[str, Any]:
+    from bot.evals.grader_suite import grader_metrics
+
+    results = [
+        result("a", {"apologize": "met"}, {"apologize": "met"}),
+        result("b", {"apologize": "missed"}, {"apologize": "met"}),
+    ]
+    return {
+        "metadata": {
+            "timestamp": "t",
+            "commit": "c",
+            "prompts": {"p": "h"},
+            "datasets": {"d": "h"},
+        },
+        "passed": False,
+        "suites": {
+            "grader-checks": {
+                "kind": "grader",
+                "mode": "checks",
+                "backend": "b",
+                "pinned": True,
+                "metrics": grader_metrics(results),
+                "failures": ["en apologize: accuracy"],
+                "flips": [],
+                "checks": ["en apologize"],
+                "adversarial": [],
+                "cases": [
+                    {
+                        "id": "b",
+                        "wrong": [
+                            {
+                                "criterion": "apologize",
+                                "expected": "missed",
+                                "predicted": "met",
+                                "evidence": None,
+                            }
+                        ],
+                    }
+                ],
+            }
+        },
+    }
+
+
+def test_reports_for_people_and_machines() -> None:
+    report = sample_report()
+    markdown = to_markdown(report)
+    assert "| criterion | en acc |" in markdown and "expected \\ predicted" in markdown
+    assert "**FAILED**" in markdown and "b `apologize`: expected missed, got met" in markdown
+    assert "<table>" in to_html(report) and "FAILED" in to_html(report)
+    junit = ElementTree.fromstring(to_junit(report).split("?>", 1)[1])
+    case = junit.find("testsuite/testcase[@name='en apologize']")
+    assert case is not None and case.find("failure") is not None
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def test_checks_only_suite_passes_and_meets_the_bar() -> None:
+    run = coach("eval", "--checks-only", "--no-reports", "--json")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    assert report["passed"]
+    metrics = report["suites"]["grader-checks"]["metrics"]
+    for language in ("fr", "en"):
+        for cid in CHECK_CRITERIA:
+            assert metrics[language]["criteria"][cid]["accuracy"] >= 0.95, (language, cid)
+    personas = report["suites"]["personas-offline"]["metrics"]
+    assert personas["mood_direction"] == 1.0 and personas["violations"] == 0
+    meta = report["metadata"]
+    assert set(meta["prompts"]) >= {"customer", "grader_system", "grader_user"}
+    assert set(meta["datasets"]) == {"grader_fr.jsonl", "grader_en.jsonl"}
+
+
+def test_any_dataset_file_gets_metrics_as_json(tmp_path: Path) -> None:
+    cases = [
+        {
+            "id": "x1",
+            "language": "en",
+            "turn": "Calm down.",
+            "expect": {"no_blocking_phrase": "missed"},
+        },
+        {
+            "id": "x2",
+            "language": "fr",
+            "turn": "Je suis désolée.",
+            "expect": {"apologize": "met", "no_blocking_phrase": "met"},
+        },
+    ]
+    dataset = tmp_path / "mine.jsonl"
+    dataset.write_text("\n".join(json.dumps(c) for c in cases), encoding="utf-8")
+    run = coach("eval", "--dataset", str(dataset), "--checks-only", "--json", "--no-reports")
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads(run.stdout)["metrics"]
+    assert metrics["en"]["criteria"]["no_blocking_phrase"]["accuracy"] == 1.0
+    assert metrics["fr"]["criteria"]["apologize"]["accuracy"] == 1.0
+    bad = coach("eval", "--dataset", str(tmp_path / "missing.jsonl"), "--checks-only")
+    assert bad.returncode == 1 and "no such file" in bad.stderr
+
+
+def test_reports_are_written(tmp_path: Path) -> None:
+    run = coach("eval", "--checks-only", "--suite", "grader", "--report-dir", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "report.json",
+        "report.md",
+        "report.html",
+        "junit.xml",
+    }
+    assert "grader-checks" in run.stdout  # the table is printed
+
+
+def test_a_weakened_lexicon_fails_the_build(tmp_path: Path) -> None:
+    """A deliberate regression: 'calm down' and 'calmez-vous' dropped from the lists."""
+    lexicon = tmp_path / "lexicon"
+    shutil.copytree(ROOT / "bot" / "lexicon", lexicon)
+    for name in ("fr.txt", "en.txt"):
+        path = lexicon / name
+        lines = [
+            line
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if "calmez vous" not in line and "calm down" not in line
+        ]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = coach(
+        "eval",
+        "--checks-only",
+        "--suite",
+        "grader",
+        "--no-reports",
+        env={"COACH_LEXICON_DIR": str(lexicon)},
+    )
+    assert run.returncode == 1
+    # Accuracy stays above the floor (few labelled cases use those words), but the
+    # cases that flipped against the accepted run are named and fail the run.
+    assert "now wrong" in run.stdout and "no_blocking_phrase: missed → met" in run.stdout
+
+
+def test_a_grader_prompt_that_drops_a_criterion_fails_the_build(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    shutil.copytree(ROOT / "prompts", prompts)
+    path = prompts / "grader_system.md"
+    text = path.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith('"reformulate"')]
+    assert len(lines) == len(text.splitlines()) - 1
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = coach(
+        "eval", "--suite", "grader", "--no-reports", env={"COACH_PROMPTS_DIR": str(prompts)}
+    )
+    # Every turn comes back ungraded (the grader says why), which the pins refuse.
+    assert run.returncode == 1
+    assert "grader_system.md needs a variable" in run.stderr
+    assert "ungraded > 0" in run.stdout
