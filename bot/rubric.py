@@ -331,7 +331,7 @@ def compute_score(criteria: dict[str, CriterionResult]) -> int | None:
 
 
 #: Criteria whose "met" calms the customer in the checks-only estimate.
-_SOOTHING = (
+SOOTHING = (
     "acknowledge_emotion",
     "apologize",
     "reformulate",
@@ -341,7 +341,7 @@ _SOOTHING = (
     "set_boundaries",
 )
 #: Criteria whose "missed" inflames, with how much.
-_INFLAMING = {"no_blocking_phrase": 2, "no_blame": 2, "no_hold": 1, "no_filler": 1}
+INFLAMING = {"no_blocking_phrase": 2, "no_blame": 2, "no_hold": 1, "no_filler": 1}
 
 
 def estimate_deescalation(criteria: dict[str, CriterionResult]) -> Deescalation:
@@ -351,8 +351,8 @@ def estimate_deescalation(criteria: dict[str, CriterionResult]) -> Deescalation:
     against it (a blocking phrase or blame -2, a hold or a filler -1). A turn
     with a blocking phrase never calms, whatever else it does.
     """
-    calm = min(2, sum(1 for c in _SOOTHING if criteria[c].verdict == "met"))
-    heat = sum(w for c, w in _INFLAMING.items() if criteria[c].verdict == "missed")
+    calm = min(2, sum(1 for c in SOOTHING if criteria[c].verdict == "met"))
+    heat = sum(w for c, w in INFLAMING.items() if criteria[c].verdict == "missed")
     value = max(-2, min(2, calm - heat))
     if criteria["no_blocking_phrase"].verdict == "missed":
         value = min(value, -1)
@@ -364,7 +364,7 @@ def cap_deescalation(value: int, criteria: dict[str, CriterionResult]) -> Deesca
     a blocking phrase, blame found by a check or a hold cannot calm the customer."""
     value = max(-2, min(2, value))
     violations = [
-        c for c in _INFLAMING if criteria[c].verdict == "missed" and criteria[c].source == "check"
+        c for c in INFLAMING if criteria[c].verdict == "missed" and criteria[c].source == "check"
     ]
     if "no_blocking_phrase" in violations or "no_blame" in violations:
         value = min(value, -1)

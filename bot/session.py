@@ -30,7 +30,7 @@ from bot.debrief import Debrief, EndReason, build_debrief
 from bot.errors import CoachError, RecordingMissing
 from bot.grader import Grader
 from bot.personas import MOOD_MAX, MOOD_MIN, Persona, mood_band
-from bot.rubric import Grade
+from bot.rubric import INFLAMING, SOOTHING, Grade
 from bot.simulator import Customer, CustomerTurn, ScriptedCustomer
 from bot.storage import Store
 
@@ -144,20 +144,13 @@ _REASONS = {
 def mood_reason(grade: Grade, delta: int, language: str) -> str:
     lang = "fr" if language == "fr" else "en"
     if delta > 0:
-        for cid in ("no_blocking_phrase", "no_blame", "set_boundaries", "no_hold", "no_filler"):
-            if grade.verdict(cid) == "missed":
+        for cid in (*INFLAMING, "set_boundaries"):
+            if grade.verdict(cid) == "missed" and cid in _REASONS:
                 return _REASONS[cid][lang]
         return "réponse mal reçue" if lang == "fr" else "the reply did not land"
     if delta < 0:
-        for cid in (
-            "acknowledge_emotion",
-            "apologize",
-            "reformulate",
-            "propose_solution",
-            "concrete_timeline",
-            "ownership",
-        ):
-            if grade.verdict(cid) == "met":
+        for cid in SOOTHING:
+            if grade.verdict(cid) == "met" and cid in _REASONS:
                 return _REASONS[cid][lang]
         return "réponse bien reçue" if lang == "fr" else "the reply helped"
     return "pas d'effet" if lang == "fr" else "no change"

@@ -199,14 +199,24 @@ class Evaluator:
         )
 
     @contextmanager
-    def llm_runtime(self) -> Iterator[tuple[Runtime, RecordingCache | None]]:
+    def offline_runtime(self) -> Iterator[Runtime]:
+        """The scripted customer and the checks-only grader, on a scratch database."""
+        settings = self.settings.model_copy(
+            update={"backend": "offline", "seed": self.settings.seed or 1}
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store(f"sqlite+aiosqlite:///{Path(tmp) / 'eval.db'}")
+            yield Runtime(settings, resolve_backend(settings), store)
+
+    @contextmanager
+    def llm_runtime(self) -> Iterator[Runtime]:
         settings = self.llm_settings()
         cache: RecordingCache | None = None
         if self.options.mode in ("replay", "record", "fill"):
             cache = RecordingCache(self.recordings_dir(), self.options.mode)
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(f"sqlite+aiosqlite:///{Path(tmp) / 'eval.db'}")
-            yield Runtime(settings, resolve_backend(settings), store, cache), cache
+            yield Runtime(settings, resolve_backend(settings), store, cache)
         if self.options.mode in ("record", "fill"):
             self.save_profile(settings)
 
@@ -293,7 +303,7 @@ class Evaluator:
                     if unknown:
                         listed = ", ".join(sorted(unknown))
                         raise EvalError(f"suites.yaml lists unknown cases: {listed}")
-                with self.llm_runtime() as (runtime, _cache):
+                with self.llm_runtime() as runtime:
                     results = await grade_cases(
                         cases,
                         runtime.grader,
@@ -398,39 +408,21 @@ class Evaluator:
             assert config is not None
             personas = [self.catalog.get(pid) for pid in config.llm.personas]
         progress = self._progress(suite, len(personas) * 2)
-        if suite == "personas-offline":
-            with tempfile.TemporaryDirectory() as tmp:
-                settings = self.settings.model_copy(
-                    update={"backend": "offline", "seed": self.settings.seed or 1}
+        offline = suite == "personas-offline"
+        with self.offline_runtime() if offline else self.llm_runtime() as runtime:
+            await runtime.store.init()
+            try:
+                runs = await run_personas(
+                    personas,
+                    runtime.engine,
+                    scripts,
+                    concurrency=self.options.concurrency,
+                    on_done=progress,
                 )
-                store = Store(f"sqlite+aiosqlite:///{Path(tmp) / 'eval.db'}")
-                runtime = Runtime(settings, resolve_backend(settings), store)
-                await store.init()
-                try:
-                    runs = await run_personas(
-                        personas,
-                        runtime.engine,
-                        scripts,
-                        concurrency=self.options.concurrency,
-                        on_done=progress,
-                    )
-                finally:
-                    await store.close()
-                backend, mode = "offline (scripted customer, checks-only grader)", "offline"
-        else:
-            with self.llm_runtime() as (runtime, _cache):
-                await runtime.store.init()
-                try:
-                    runs = await run_personas(
-                        personas,
-                        runtime.engine,
-                        scripts,
-                        concurrency=self.options.concurrency,
-                        on_done=progress,
-                    )
-                finally:
-                    await runtime.store.close()
-                backend, mode = runtime.backend.describe(), self.options.mode
+            finally:
+                await runtime.store.close()
+            backend = runtime.backend.describe()
+        mode = "offline" if offline else self.options.mode
         metrics = persona_metrics(runs)
         limits: PersonaThresholds | None = (
             thresholds.for_suite(suite) if thresholds is not None else None
