@@ -307,9 +307,13 @@ async def play_turn(engine: SessionEngine, message: cl.Message, ui: views.UI) ->
                 await cl.Message(author=persona.name, content=event.content).send()
             else:
                 reply.content = event.content
-                if event.status == "complete":
+                if event.status != "partial":
                     await offer_actions(reply, ui)
-                await reply.update() if event.status == "partial" else await reply.send()
+                # A streamed reply cut by a failure, or replaced by the guard, is rewritten.
+                if event.status in ("partial", "replaced"):
+                    await reply.update()
+                else:
+                    await reply.send()
                 reply = None
         elif isinstance(event, GradeReady):
             await show_grade(grading, event.grade, ui)

@@ -162,6 +162,11 @@ class TerminalView:
             if self._streaming:
                 c.print()
                 self._streaming = False
+                if event.status == "replaced":  # the guard swapped a line that broke character
+                    c.print(
+                        f"[bold magenta]customer>[/bold magenta] {event.content} "
+                        "[dim](replaced: the model stepped out of character)[/dim]"
+                    )
             else:
                 c.print(f"[bold magenta]customer>[/bold magenta] {event.content}")
         elif isinstance(event, TraineeSaid):

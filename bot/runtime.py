@@ -76,6 +76,7 @@ class Runtime:
             backend_label=self.backend.describe(),
         )
         engine.closing = ScriptedCustomer(persona, seed=self.settings.seed)
+        engine.guard_dir = self.settings.lexicon_dir
         return engine
 
     def engine(
@@ -89,4 +90,5 @@ class Runtime:
             backend_label=self.backend.describe(),
             user_id=user_id,
             closing_lines=ScriptedCustomer(persona, seed=self.settings.seed),
+            guard_dir=self.settings.lexicon_dir,
         )

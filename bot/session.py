@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from bot import guard
 from bot.backends import describe_error
 from bot.checks import CheckReport, run_checks
 from bot.conversation import Message
@@ -60,8 +62,11 @@ class CustomerSaid(BaseModel):
     type: Literal["customer"] = "customer"
     turn: int
     content: str
-    #: complete, partial (cut by a failure) or a closing line (final).
-    status: Literal["complete", "partial", "final"] = "complete"
+    #: complete; partial (cut by a failure); final (a closing line); replaced
+    #: (the model's line broke character and an authored line replaces it).
+    status: Literal["complete", "partial", "final", "replaced"] = "complete"
+    #: Why a line was replaced (the guard's findings), for logs and evals.
+    guarded: list[str] = Field(default_factory=list)
 
 
 class TraineeSaid(BaseModel):
@@ -176,6 +181,7 @@ class SessionEngine:
         backend_label: str,
         user_id: str | None = None,
         closing_lines: ScriptedCustomer | None = None,
+        guard_dir: Path | None = None,
     ) -> None:
         self.persona = persona
         self.customer = customer
@@ -185,6 +191,9 @@ class SessionEngine:
         self.user_id = user_id
         # Closing lines always come from the persona's authored lines.
         self.closing = closing_lines or ScriptedCustomer(persona)
+        # Where the character guard's lists are; None: no guard (scripted lines
+        # are authored and need none).
+        self.guard_dir = guard_dir
         self.session_id: str | None = None
         self.history: list[Message] = []
         self.grades: list[Grade] = []
@@ -401,9 +410,20 @@ class SessionEngine:
                 turn=number, where="customer", message="The customer model returned an empty reply."
             )
             return
+        found = []
+        if self.guard_dir is not None and not isinstance(self.customer, ScriptedCustomer):
+            found = guard.violations(content, self.persona, self.guard_dir)
+        if found:
+            log.warning("customer line replaced (%s): %r", found[0].kind, content[:120])
+            content = self.closing.line_for_mood(mood)
         await self.store.add_message(self.session_id, "customer", content)
         self.history.append(Message(role="customer", content=content))
-        yield CustomerSaid(turn=number, content=content)
+        yield CustomerSaid(
+            turn=number,
+            content=content,
+            status="replaced" if found else "complete",
+            guarded=[f"{v.kind}: {v.matched}" for v in found],
+        )
 
     async def _after_grade(
         self, number: int, text: str, message_id: int, grade: Grade, mood_before: int

@@ -185,6 +185,10 @@ class ScriptedCustomer:
                 await asyncio.sleep(self.word_delay)
             yield word
 
+    def line_for_mood(self, mood: int) -> str:
+        band = mood_band(mood)
+        return self._pick(band, self.persona.lines.for_band(band))
+
     def closing_line(self, kind: str) -> str:
         lines = self.persona.lines.satisfied if kind == "calm" else self.persona.lines.walkout
         return self._pick(kind, lines)

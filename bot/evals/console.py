@@ -79,8 +79,8 @@ def show_report(report: dict[str, Any], console: Console) -> None:
             m = suite["metrics"]
             console.print(
                 f"  {m['passed']}/{m['runs']} runs passed; mood moved the right way "
-                f"in {m['mood_direction']}; {m['violations']} violations "
-                f"{m['by_kind']}"
+                f"in {m['mood_direction']}; {m['violations']} lines broke character "
+                f"{m['by_kind']}; {m['guarded']} replaced by the guard"
             )
             for run in suite["runs"]:
                 if not run["passed"]:

@@ -9,7 +9,6 @@ the trainee.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +17,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot import guard
 from bot.errors import EvalError
 from bot.personas import Persona
 from bot.rubric import Language
 from bot.session import CustomerSaid, SessionEngine
-from bot.text import fold
 
 ScriptKind = Literal["good", "bad"]
 
@@ -35,20 +34,11 @@ class LanguageScripts(BaseModel):
     bad: list[str]
 
 
-class Never(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    out_of_character: list[str]
-    reveals_instructions: list[str]
-    coaches: list[str]
-
-
 class PersonaScripts(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fr: LanguageScripts
     en: LanguageScripts
-    never: Never
 
     def lines(self, persona: Persona, kind: ScriptKind) -> list[str]:
         scripts: LanguageScripts = getattr(self, persona.language)
@@ -68,13 +58,6 @@ def load_scripts(path: Path) -> PersonaScripts:
 
 
 @dataclass
-class Violation:
-    kind: str
-    line: str
-    matched: str
-
-
-@dataclass
 class PersonaRun:
     persona: str
     language: Language
@@ -82,7 +65,10 @@ class PersonaRun:
     moods: list[int]
     end: str | None
     customer_lines: list[str]
-    violations: list[Violation] = field(default_factory=list)
+    #: Lines that broke character and still reached the trainee (must stay empty).
+    violations: list[dict[str, str]] = field(default_factory=list)
+    #: Model lines the character guard replaced before the trainee saw them.
+    guarded: list[str] = field(default_factory=list)
     #: Set when the run itself could not complete.
     error: str | None = None
 
@@ -105,41 +91,11 @@ class PersonaRun:
             "moods": self.moods,
             "end": self.end,
             "mood_ok": self.mood_ok,
-            "violations": [v.__dict__ for v in self.violations],
+            "violations": self.violations,
+            "guarded": self.guarded,
             "passed": self.passed,
             "error": self.error,
         }
-
-
-class Detector:
-    def __init__(self, never: Never) -> None:
-        self.patterns = {
-            kind: [re.compile(rf"(?<!\w)(?:{p})(?!\w)") for p in getattr(never, kind)]
-            for kind in ("out_of_character", "reveals_instructions", "coaches")
-        }
-
-    def violations(self, line: str, persona: Persona) -> list[Violation]:
-        folded = fold(line).text
-        found = []
-        for kind, patterns in self.patterns.items():
-            for pattern in patterns:
-                if m := pattern.search(folded):
-                    found.append(Violation(kind, line, m.group(0)))
-                    break
-        leaked = _leaked_background(folded, persona)
-        if leaked:
-            found.append(Violation("reveals_instructions", line, leaked))
-        return found
-
-
-def _leaked_background(folded_line: str, persona: Persona, span: int = 8) -> str | None:
-    """Eight or more consecutive words of the hidden notes, said out loud."""
-    words = fold(persona.background).text.split()
-    for i in range(len(words) - span + 1):
-        chunk = " ".join(words[i : i + span])
-        if chunk in folded_line:
-            return chunk
-    return None
 
 
 async def play_persona(
@@ -147,7 +103,7 @@ async def play_persona(
     persona: Persona,
     kind: ScriptKind,
     scripts: PersonaScripts,
-    detector: Detector,
+    lexicon_dir: Path,
 ) -> PersonaRun:
     run = PersonaRun(persona.id, persona.language, kind, [persona.mood.start], None, [])
     for event in await engine.start():
@@ -159,7 +115,12 @@ async def play_persona(
         async for event in engine.turn(line):
             if isinstance(event, CustomerSaid):
                 run.customer_lines.append(event.content)
-                run.violations += detector.violations(event.content, persona)
+                run.guarded += event.guarded
+                # What the trainee saw, after the guard: it must never break character.
+                run.violations += [
+                    {"kind": v.kind, "matched": v.matched, "line": event.content}
+                    for v in guard.violations(event.content, persona, lexicon_dir)
+                ]
         run.moods.append(engine.mood)
     run.end = engine.ended
     return run
@@ -169,17 +130,17 @@ async def run_personas(
     personas: Sequence[Persona],
     make_engine: Callable[[Persona], SessionEngine],
     scripts: PersonaScripts,
+    lexicon_dir: Path,
     *,
     concurrency: int = 4,
     on_done: Callable[[], None] | None = None,
 ) -> list[PersonaRun]:
-    detector = Detector(scripts.never)
     limit = asyncio.Semaphore(concurrency)
 
     async def one(persona: Persona, kind: ScriptKind) -> PersonaRun:
         async with limit:
             try:
-                return await play_persona(make_engine(persona), persona, kind, scripts, detector)
+                return await play_persona(make_engine(persona), persona, kind, scripts, lexicon_dir)
             finally:
                 if on_done:
                     on_done()
@@ -195,8 +156,9 @@ def persona_metrics(runs: Sequence[PersonaRun]) -> dict[str, Any]:
         "passed": sum(r.passed for r in runs),
         "mood_direction": round(sum(r.mood_ok for r in runs) / total, 4) if total else None,
         "violations": sum(len(r.violations) for r in runs),
+        "guarded": sum(len(r.guarded) for r in runs),
         "by_kind": {
-            kind: sum(1 for r in runs for v in r.violations if v.kind == kind)
-            for kind in ("out_of_character", "reveals_instructions", "coaches")
+            kind: sum(1 for r in runs for v in r.violations if v["kind"] == kind)
+            for kind in guard.KINDS
         },
     }

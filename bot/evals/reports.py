@@ -131,7 +131,8 @@ def to_markdown(report: dict[str, Any]) -> str:
             m = suite["metrics"]
             lines += [
                 f"{m['passed']}/{m['runs']} runs passed; mood direction "
-                f"{_pct(m['mood_direction'])}; violations {m['violations']}",
+                f"{_pct(m['mood_direction'])}; lines that broke character {m['violations']}; "
+                f"replaced by the guard {m['guarded']}",
                 "",
                 "| persona | script | moods | end | violations |",
                 "|---|---|---|---|---|",

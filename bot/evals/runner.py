@@ -416,6 +416,7 @@ class Evaluator:
                     personas,
                     runtime.engine,
                     scripts,
+                    self.settings.lexicon_dir,
                     concurrency=self.options.concurrency,
                     on_done=progress,
                 )

@@ -99,7 +99,9 @@ def _wrap(pattern: str) -> str:
     return rf"(?<!\w)(?:{pattern})(?:(?<=')|(?!\w))"
 
 
-def parse_lexicon(text: str, filename: str) -> dict[str, tuple[Pattern, ...]]:
+def parse_lexicon(
+    text: str, filename: str, names: tuple[str, ...] = LIST_NAMES
+) -> dict[str, tuple[Pattern, ...]]:
     macros: dict[str, str] = {}
     lists: dict[str, list[Pattern]] = {}
     current: str | None = None
@@ -113,9 +115,9 @@ def parse_lexicon(text: str, filename: str) -> dict[str, tuple[Pattern, ...]]:
             continue
         if m := _SECTION.match(line):
             current = m.group(1)
-            if current not in LIST_NAMES:
+            if current not in names:
                 raise LexiconError(
-                    f"{where}: unknown list [{current}]; known lists: {', '.join(LIST_NAMES)}"
+                    f"{where}: unknown list [{current}]; known lists: {', '.join(names)}"
                 )
             if current in lists:
                 raise LexiconError(f"{where}: list [{current}] is defined twice; merge them")
@@ -138,7 +140,7 @@ def parse_lexicon(text: str, filename: str) -> dict[str, tuple[Pattern, ...]]:
         except re.error as exc:
             raise LexiconError(f"{where}: [{current}] is not a valid pattern: {exc}") from None
         lists[current].append(Pattern(where, regex))
-    missing = [n for n in LIST_NAMES if n not in lists]
+    missing = [n for n in names if n not in lists]
     if missing:
         raise LexiconError(
             f"{filename}: missing lists {', '.join(missing)}; add them (may be empty)"
