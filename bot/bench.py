@@ -82,9 +82,9 @@ async def bench_session(settings: Settings, turns: int) -> dict[str, Any]:
                     engine = runtime.engine(persona)
                     await engine.start()
                 start = time.perf_counter()
-                async for _ in engine.turn(TURNS[i % len(TURNS)]):
-                    pass
+                events = [event async for event in engine.turn(TURNS[i % len(TURNS)])]
                 latencies.append(time.perf_counter() - start)
+                assert events, "a turn always reports something"
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()

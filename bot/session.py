@@ -120,15 +120,15 @@ Event = Annotated[
 
 
 class SessionClosedError(CoachError):
-    pass
+    """A turn on a session that has not started or has ended."""
 
 
 class EmptyMessageError(CoachError):
-    pass
+    """A trainee message that is empty or too long to be a reply."""
 
 
+#: Why the mood moved, in words, per criterion.
 _REASONS = {
-    # criterion: (calming words, inflaming words)
     "no_blocking_phrase": {"fr": "phrase bloquante", "en": "a blocking phrase"},
     "no_blame": {"fr": "vous avez blâmé le client", "en": "you blamed the customer"},
     "no_hold": {"fr": "mise en attente sans explication", "en": "an unexplained hold"},

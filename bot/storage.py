@@ -28,7 +28,7 @@ def _now() -> datetime:
 
 
 class Base(DeclarativeBase):
-    pass
+    """The coach's own tables (Chainlit's are in chainlit_schema.py)."""
 
 
 class SessionRow(Base):

@@ -25,7 +25,7 @@ MIN_PASSWORD = 8
 
 
 class UserError(CoachError):
-    pass
+    """A bad user name, role or password."""
 
 
 @dataclass(frozen=True)
