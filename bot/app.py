@@ -16,6 +16,7 @@ from typing import Any
 import chainlit as cl
 from chainlit.data import get_data_layer
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.oauth_providers import get_configured_oauth_providers
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
@@ -66,6 +67,28 @@ async def sign_in(username: str, password: str) -> cl.User | None:
     if account is None:
         return None
     return cl.User(identifier=account.name, metadata={"role": account.role})
+
+
+async def oauth_sign_in(
+    provider_id: str,
+    token: str,
+    raw_user_data: dict[str, str],
+    default_user: cl.User,
+    id_token: str | None = None,
+) -> cl.User | None:
+    """OAuth sign-in (Chainlit's providers, configured by their environment
+    variables): the identity comes from the provider, the role from
+    COACH_OAUTH_TRAINERS (trainers) or it is trainee."""
+    trainers = runtime.settings.oauth_trainer_set
+    role = "trainer" if default_user.identifier.lower() in trainers else "trainee"
+    return cl.User(
+        identifier=default_user.identifier, metadata={"role": role, "provider": provider_id}
+    )
+
+
+if get_configured_oauth_providers():
+    # Chainlit refuses an OAuth callback when no provider is configured.
+    cl.oauth_callback(oauth_sign_in)
 
 
 def role_of(user: cl.User | cl.PersistedUser | None) -> str:

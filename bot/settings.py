@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated languages the web app offers (e.g. 'fr'); empty: all.",
     )
+    oauth_trainers: str = Field(
+        default="",
+        description="Comma-separated OAuth identities (e-mails) that sign in as trainers.",
+    )
     seed: int | None = Field(
         default=None, description="Seed for the offline customer's choice of lines."
     )
@@ -104,6 +108,10 @@ class Settings(BaseSettings):
     @property
     def allowed_persona_languages(self) -> set[str]:
         return {x.strip() for x in self.persona_languages.split(",") if x.strip()}
+
+    @property
+    def oauth_trainer_set(self) -> set[str]:
+        return {x.strip().lower() for x in self.oauth_trainers.split(",") if x.strip()}
 
     @property
     def resolved_database_url(self) -> str:

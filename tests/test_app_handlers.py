@@ -176,3 +176,18 @@ async def test_profiles_follow_the_browser_language_and_the_role(page: Browser) 
     assert (await app_module.chat_profiles(trainee, "en-GB"))[0].name.startswith("en-")
     assert app_module.DASHBOARD not in [p.name for p in french_first]
     assert (await app_module.chat_profiles(trainer, "fr-FR"))[-1].name == app_module.DASHBOARD
+
+
+async def test_oauth_identities_get_a_role(page: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    import chainlit as cl
+
+    settings = app_module.runtime.settings.model_copy(update={"oauth_trainers": "Boss@Example.org"})
+    monkeypatch.setattr(app_module.runtime, "settings", settings)
+    trainer = await app_module.oauth_sign_in(
+        "github", "t", {}, cl.User(identifier="boss@example.org")
+    )
+    trainee = await app_module.oauth_sign_in(
+        "github", "t", {}, cl.User(identifier="kim@example.org")
+    )
+    assert trainer is not None and trainer.metadata["role"] == "trainer"
+    assert trainee is not None and trainee.metadata["role"] == "trainee"
