@@ -133,29 +133,6 @@ async def chat_profiles(user: cl.User | None, language: str | None = None) -> li
 # --- a session --------------------------------------------------------------------------
 
 
-async def set_commands(ui: views.UI) -> None:
-    await cl.context.emitter.set_commands(
-        [
-            {
-                "id": "hint",
-                "icon": "lightbulb",
-                "description": views.t("hint_desc", ui),
-                "button": False,
-                "persistent": False,
-                "selected": False,
-            },
-            {
-                "id": "end",
-                "icon": "flag",
-                "description": views.t("end_desc", ui),
-                "button": False,
-                "persistent": False,
-                "selected": False,
-            },
-        ]
-    )
-
-
 async def show_mood(persona: Persona, ui: views.UI, *, delta: int = 0, reason: str = "") -> None:
     history: list[int] = cl.user_session.get("mood_history") or []
     mood = history[-1] if history else persona.mood.start
@@ -199,7 +176,6 @@ async def on_chat_start() -> None:
     await engine.start(thread_id=cl.context.session.thread_id)
     cl.user_session.set("engine", engine)
     cl.user_session.set("mood_history", [engine.mood])
-    await set_commands(ui)
     if runtime.backend.offline:
         await cl.Message(author="Coach", content=views.t("offline", ui)).send()
     await cl.Message(author="Coach", content=views.scenario_intro(persona, ui)).send()
@@ -228,7 +204,6 @@ async def on_chat_resume(thread: ThreadDict) -> None:
 
 async def after_resume(engine: SessionEngine, ui: views.UI) -> None:
     await asyncio.sleep(RESUME_SETTLE_SECONDS)
-    await set_commands(ui)
     await show_mood(engine.persona, ui)
     if engine.ended:
         await cl.Message(author="Coach", content=views.t("ended", ui)).send()
@@ -277,9 +252,8 @@ async def on_message(message: cl.Message) -> None:
     ui: views.UI = cl.user_session.get("ui") or current_ui()
     engine: SessionEngine | None = cl.user_session.get("engine")
     text = message.content.strip()
-    command = (message.command or "").lower() or (
-        text[1:].lower() if text in ("/hint", "/end") else ""
-    )
+    # Typed as text: Chainlit's command chips need a second Enter, which trainees miss.
+    command = text[1:].lower() if text.lower() in ("/hint", "/end") else ""
     if engine is None:
         await cl.Message(author="Coach", content=views.t("unknown_profile", ui)).send()
         return

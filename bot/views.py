@@ -57,11 +57,6 @@ STRINGS: dict[str, dict[UI, str]] = {
     "hint": {"fr": "💡 Indice : {text}", "en": "💡 Hint: {text}"},
     "hint_button": {"fr": "Indice", "en": "Hint"},
     "end_button": {"fr": "Terminer", "en": "End session"},
-    "hint_desc": {
-        "fr": "Un coup de pouce pour la prochaine réponse",
-        "en": "A nudge for your next reply",
-    },
-    "end_desc": {"fr": "Terminer et voir le bilan", "en": "Finish and see the debrief"},
     "resumed": {
         "fr": "Session reprise : {name} attend votre réponse.",
         "en": "Session resumed: {name} is waiting for your reply.",
