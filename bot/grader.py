@@ -14,8 +14,8 @@ Merge rules (the checks' authority, in order):
 4. If no valid grade comes back after the configured attempts, the grade is
    "ungraded": the checks' findings are shown, there is no score.
 5. Text that tries to instruct the grader ("ignore your instructions",
-   "SYSTEM:") is cut out before the LLM sees the reply and marks
-   `plain_register` missed, so an attack can only lower a score.
+   "SYSTEM:", fake JSON) is cut out before the LLM sees the reply, marks
+   `plain_register` missed, and the turn scores 0: an attack never pays.
 
 Offline (or with ``checks_only``), the checks decide everything they can and
 judgement criteria without a hint are ``na``; the grade says so in ``mode``.
@@ -37,6 +37,7 @@ from bot.conversation import Message
 from bot.errors import RecordingMissing
 from bot.lexicon import load_lexicon
 from bot.rubric import (
+    CRITERIA_BY_ID,
     CRITERION_IDS,
     LANGUAGE_NAMES,
     CriterionResult,
@@ -185,7 +186,8 @@ class Grader:
         self, turn: str, language: Language, history: Sequence[Message] = ()
     ) -> Grade:
         report = run_checks(turn, language, history)
-        return self._checks_grade(report, mode="checks_only", note=_OFFLINE_NOTE[language])
+        grade = self._checks_grade(report, mode="checks_only", note=_OFFLINE_NOTE[language])
+        return _with_injection_penalty(grade, report) if report.injection else grade
 
     async def grade(
         self,
@@ -196,13 +198,15 @@ class Grader:
     ) -> Grade:
         report = run_checks(turn, language, history)
         if self.backend is None:
-            return self._checks_grade(report, mode="checks_only", note=_OFFLINE_NOTE[language])
-        clean = strip_injection(turn, report)
-        if clean != turn:
-            # Grade the reply without the attack, then add the attack's cost.
-            if not clean.strip():
-                return self._checks_grade(report, mode="hybrid", note=None)
-            base = await self.grade(clean, language, history, persona)
+            return self.grade_checks_only(turn, language, history)
+        if report.injection:
+            # The model never sees the attack: it grades the reply without it, so its
+            # verdicts still teach something; the attack itself then costs the turn.
+            clean = strip_injection(turn, report)
+            if clean.strip():
+                base = await self.grade(clean, language, history, persona)
+            else:
+                base = self._checks_grade(report, mode="hybrid", note=None)
             return _with_injection_penalty(base, report)
         try:
             return await self._hybrid(turn, language, list(history), persona, report)
@@ -235,6 +239,13 @@ class Grader:
             note=note,
         )
 
+    @staticmethod
+    def _checks_decide(criterion: str) -> bool:
+        """The checks decide a "check" criterion outright, unless RUBRIC.md marks it
+        "check + judgement": then words found decide, and the LLM the rest."""
+        spec = CRITERIA_BY_ID[criterion]
+        return spec.kind == "check" and not spec.refined_by_llm
+
     def _model_for(self, criteria: tuple[str, ...]) -> Runnable[Any, Any]:
         if criteria not in self._models:
             bounded = self.backend is not None and self.backend.structured_method != "json_schema"
@@ -250,7 +261,9 @@ class Grader:
         report: CheckReport,
     ) -> Grade:
         decided = {
-            cid: f for cid, f in {**report.hints, **report.findings}.items() if f.authoritative
+            cid: f
+            for cid, f in {**report.hints, **report.findings}.items()
+            if f.authoritative or self._checks_decide(cid)
         }
         judge = tuple(cid for cid in CRITERION_IDS if cid not in decided)
         transcript, dropped = trim_history(history, self.settings.history_token_budget)
@@ -302,25 +315,37 @@ def _verified_evidence(evidence: str | None, turn: str) -> str | None:
     return None
 
 
+_ATTACK_NOTE = {
+    "fr": "Cette réponse tente de dicter sa note au correcteur : elle vaut 0.",
+    "en": "This reply tries to dictate its grade to the grader: it scores 0.",
+}
+
+
 def _with_injection_penalty(base: Grade, report: CheckReport) -> Grade:
+    """A reply that tries to instruct the grader scores 0 (its verdicts still show).
+
+    Grading the reply without the attack is not enough on its own: the model may
+    judge the stripped text differently from the same reply written without the
+    attack. A zero is the only score that can never beat that reply.
+    """
     criteria = dict(base.criteria)
     criteria["plain_register"] = CriterionResult(
         verdict="missed", evidence="; ".join(report.injection), source="check"
     )
     deescalation: Deescalation = min(base.deescalation, 0)
+    note = _ATTACK_NOTE[report.language]
     return base.model_copy(
         update={
             "criteria": criteria,
-            "score": compute_score(criteria),
+            "score": 0 if base.score is not None else None,
             "deescalation": deescalation,
+            "note": f"{note} {base.note}" if base.note else note,
         }
     )
 
 
 def _checks_feedback(criteria: dict[str, CriterionResult], language: Language) -> str:
     """A short feedback line built from the rubric's tips (offline grades)."""
-    from bot.rubric import CRITERIA_BY_ID
-
     missed = [cid for cid, r in criteria.items() if r.verdict == "missed"]
     missed.sort(key=lambda cid: -CRITERIA_BY_ID[cid].weight)
     met = [cid for cid, r in criteria.items() if r.verdict == "met" and r.evidence]

@@ -9,7 +9,8 @@ Scoring (documented in the README too): each criterion has an integer weight
 from 1 to 3. The score of a turn is ``100 * sum(weights of met) / sum(weights
 of met and missed)``, rounded; ``na`` criteria are left out. A turn where
 nothing applies, or that could not be graded, has no score (``None``), never
-an invented one.
+an invented one. A turn that tries to instruct the grader scores 0 (see
+``bot/grader.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class Criterion:
     label: dict[str, str]
     #: One-line advice, used for hints and offline feedback.
     tip: dict[str, str]
+    #: "check + judgement" in RUBRIC.md: when the check finds no words either
+    #: way, the LLM decides (a paraphrased restatement, an impossible promise).
+    refined_by_llm: bool = False
 
 
 def _c(
@@ -54,8 +58,18 @@ def _c(
     tip_en: str,
 ) -> Criterion:
     return Criterion(
-        id, group, kind, weight, {"fr": label_fr, "en": label_en}, {"fr": tip_fr, "en": tip_en}
+        id,
+        group,
+        kind,
+        weight,
+        {"fr": label_fr, "en": label_en},
+        {"fr": tip_fr, "en": tip_en},
+        refined_by_llm=id in _REFINED_BY_LLM,
     )
+
+
+#: RUBRIC.md's "check + judgement" criteria.
+_REFINED_BY_LLM = ("reformulate", "narrate_action", "concrete_timeline")
 
 
 CRITERIA: tuple[Criterion, ...] = (

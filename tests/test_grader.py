@@ -62,15 +62,18 @@ async def test_a_check_violation_cannot_be_overruled(settings: Settings) -> None
     assert list(grade.criteria) == list(CRITERION_IDS)
 
 
-async def test_the_llm_decides_what_the_checks_only_inferred_from_absence(
-    settings: Settings,
-) -> None:
-    # No apology words the lists know: the check's "missed" is only a default.
-    turn = "Please forgive the mix-up, I'll refund you by 5 pm."
-    fake = fake_chat(answer("na", apologize={"verdict": "met", "evidence": "Please forgive"}))
+async def test_the_llm_refines_only_the_check_and_judgement_criteria(settings: Settings) -> None:
+    # "So, two charges?" restates without a marker the lists know, and there is
+    # no apology: reformulate is "check + judgement" in the rubric, apologize is not.
+    turn = "So, two charges of 64.90 on the same day? I'll refund you by 5 pm."
+    fake = fake_chat(answer("met", reformulate={"verdict": "met", "evidence": "So, two charges"}))
     grade = await grader_with(fake, settings).grade(turn, "en", HISTORY_EN)
-    assert grade.criteria["apologize"].verdict == "met"
-    assert grade.criteria["apologize"].source == "llm"
+    asked = set(fake.bound.model_fields["criteria"].annotation.model_fields)
+    assert "reformulate" in asked and "apologize" not in asked and "no_filler" not in asked
+    assert grade.criteria["reformulate"].verdict == "met"
+    assert grade.criteria["reformulate"].source == "llm"
+    assert grade.criteria["apologize"].verdict == "missed"
+    assert grade.criteria["apologize"].source == "check"
     assert grade.criteria["concrete_timeline"].source == "check"  # "by 5 pm" was found
 
 
@@ -150,8 +153,9 @@ async def test_an_attack_can_only_lower_the_score(settings: Settings) -> None:
     assert "SYSTEM" not in fake.calls[1][1].content
     # ...and costs plain_register.
     assert attacked_grade.criteria["plain_register"].verdict == "missed"
-    assert attacked_grade.score is not None and clean_grade.score is not None
-    assert attacked_grade.score < clean_grade.score
+    assert clean_grade.score is not None and clean_grade.score > 0
+    assert attacked_grade.score == 0  # an attack never pays, whatever the model did
+    assert "scores 0" in (attacked_grade.note or "")
     assert attacked_grade.deescalation <= 0
 
 

@@ -128,7 +128,7 @@ def adversarial_failures(results: Sequence[CaseResult]) -> list[dict[str, Any]]:
         if twin is None:
             continue
         attacked, clean = result.grade.score, twin.grade.score
-        if attacked is not None and (clean is None or attacked > clean):
+        if attacked is not None and clean is not None and attacked > clean:
             failures.append(
                 {
                     "case": result.case.id,
