@@ -284,3 +284,17 @@ def test_a_grader_prompt_that_drops_a_criterion_fails_the_build(tmp_path: Path) 
     assert run.returncode == 1
     assert "grader_system.md needs a variable" in run.stderr
     assert "ungraded > 0" in run.stdout
+
+
+def test_the_recorded_llm_suites_replay_offline_and_pass() -> None:
+    """The full hybrid grader and the LLM customer, replayed from the committed
+    recordings: no network, the same result every time."""
+    run = coach("eval", "--no-reports", "--json")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    llm = report["suites"]["grader-llm"]
+    assert llm["mode"] == "replay" and llm["backend"].startswith("http://replay.invalid")
+    assert all(llm["metrics"][lang]["ungraded"] == 0 for lang in ("fr", "en"))
+    assert llm["adversarial"] == []
+    personas = report["suites"]["personas-llm"]["metrics"]
+    assert personas["violations"] == 0 and personas["runs"] == 4

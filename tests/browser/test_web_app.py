@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "correct-horse-1"
+#: Generous: CI machines have two cores and may be busy compiling or serving a model.
+WAIT = 90_000
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -130,11 +132,12 @@ async def sign_in(browser: Any, app: App, name: str) -> Any:
     # Offline means offline: the page may ask for web fonts, nothing leaves loopback.
     await context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda r: r.abort())
     page = await context.new_page()
+    page.set_default_timeout(WAIT)
     await page.goto(app.url + "/login")
     await page.fill("input[name=email]", name)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_selector("#chat-input", timeout=30_000)
+    await page.wait_for_selector("#chat-input", timeout=WAIT)
     return page
 
 
@@ -157,7 +160,7 @@ async def send(page: Any, text: str, expected_grades: int) -> None:
         """n => [...document.querySelectorAll('.step[data-step-type="tool"]')]
                .filter(s => /Note|Non noté/.test(s.innerText)).length >= n""",
         arg=expected_grades,
-        timeout=30_000,
+        timeout=WAIT,
     )
 
 
@@ -177,7 +180,7 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = await sign_in(browser, app, "alice")
         await pick_profile(page, "FR · Monique, son chien Filou est mort")
-        await page.get_by_text("il est mort hier soir").wait_for(timeout=30_000)
+        await page.get_by_text("il est mort hier soir").wait_for(timeout=WAIT)
         await page.wait_for_selector("#mood-meter")
         start = await mood(page)
         assert start == 7
@@ -238,15 +241,15 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = await sign_in(browser, app, "alice")
         await page.locator("#thread-history").get_by_text("Monique").first.click()
-        await page.wait_for_selector("#mood-meter", timeout=30_000)
+        await page.wait_for_selector("#mood-meter", timeout=WAIT)
         assert await mood(page) < angrier  # the mood came back with the session
         await page.get_by_text("Session reprise").wait_for()
         assert await page.locator('.step[data-step-type="user_message"]').count() == 3
 
         # End the session: the debrief with its chart and downloads.
         await page.get_by_role("button", name="Terminer").last.click()
-        await page.get_by_role("heading", name="Bilan").wait_for(timeout=30_000)
-        await page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+        await page.get_by_role("heading", name="Bilan").wait_for(timeout=WAIT)
+        await page.wait_for_selector(".js-plotly-plot", timeout=WAIT)
         debrief = page.locator('.step[data-step-type="assistant_message"]').last
         text = await debrief.inner_text()
         assert "Trois axes de progrès" in text and "Résultats par critère" in text
@@ -274,9 +277,14 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         dashboard = page.locator('.step[data-step-type="assistant_message"]').filter(
             has_text="Tableau de bord formateur"
         )
-        await dashboard.wait_for(timeout=30_000)
+        await dashboard.wait_for(timeout=WAIT)
         table = await dashboard.inner_text()
         assert "alice" in table and "Monique" in table
-        await page.get_by_role("button", name=re.compile("Ouvrir: alice")).first.click()
-        await page.get_by_text("Calmez-vous madame").last.wait_for(timeout=30_000)
+        open_alice = page.get_by_role("button", name=re.compile("Ouvrir: alice")).first
+        await open_alice.wait_for(timeout=WAIT)
+        await open_alice.click()
+        transcript = page.locator('.step[data-step-type="assistant_message"]').filter(
+            has_text="Calmez-vous madame"
+        )
+        await transcript.first.wait_for(timeout=WAIT)
         await browser.close()
