@@ -3,7 +3,9 @@
 Debian's chromium driven by Playwright, offline, outside requests blocked.
 Skipped when Chromium or Playwright is missing, unless COACH_REQUIRE_BROWSER=1
 (as in CI), which turns the skip into a failure. Screenshots of the
-conversation, a grade and the debrief are saved under docs/screenshots/.
+conversation, a grade and the debrief are taken on every run; with
+COACH_UPDATE_SCREENSHOTS=1 they replace the ones in docs/screenshots/ (the
+README shows those), otherwise they go to the test's temporary folder.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "correct-horse-1"
 #: Generous: CI machines have two cores and may be busy compiling or serving a model.
@@ -175,6 +176,8 @@ async def sign_out(page: Any) -> None:
 async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
     from playwright.async_api import async_playwright
 
+    update = os.environ.get("COACH_UPDATE_SCREENSHOTS") == "1"
+    SHOTS = ROOT / "docs" / "screenshots" if update else app.workdir / "screenshots"  # noqa: N806
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
