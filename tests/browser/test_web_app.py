@@ -177,8 +177,8 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
     from playwright.async_api import async_playwright
 
     update = os.environ.get("COACH_UPDATE_SCREENSHOTS") == "1"
-    SHOTS = ROOT / "docs" / "screenshots" if update else app.workdir / "screenshots"  # noqa: N806
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = ROOT / "docs" / "screenshots" if update else app.workdir / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = await sign_in(browser, app, "alice")
@@ -213,7 +213,7 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
             "a => Number(document.querySelector('#mood-meter')?.dataset.mood) < a", arg=angrier
         )
         assert await customer.count() >= before + 3  # a customer reply to each message
-        await page.screenshot(path=str(SHOTS / "conversation.png"))
+        await page.screenshot(path=str(shots / "conversation.png"))
 
         # Open the first grade: verdicts with quoted evidence, score and feedback.
         first_grade = page.locator('.step[data-step-type="tool"]').first
@@ -222,7 +222,7 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         graded = await first_grade.inner_text()
         assert "Aucune phrase bloquante" in graded and "Calmez-vous" in graded
         assert "Note" in graded
-        await first_grade.screenshot(path=str(SHOTS / "grade-step.png"))
+        await first_grade.screenshot(path=str(shots / "grade-step.png"))
         await page.context.close()
 
     # Restart the app: nothing is lost.
@@ -258,11 +258,11 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         assert "Trois axes de progrès" in text and "Résultats par critère" in text
         assert await page.get_by_text(re.compile(r"transcript-fr-deuil-chien.*\.json")).count()
         await page.get_by_role("heading", name="Bilan").scroll_into_view_if_needed()
-        await page.screenshot(path=str(SHOTS / "debrief.png"))
+        await page.screenshot(path=str(shots / "debrief.png"))
         chart = page.locator(".js-plotly-plot").last
         await chart.scroll_into_view_if_needed()
         await page.wait_for_timeout(500)
-        await chart.screenshot(path=str(SHOTS / "debrief-chart.png"))
+        await chart.screenshot(path=str(shots / "debrief-chart.png"))
         assert app.rows(
             "select status, end_reason from coach_sessions where persona_id = 'fr-deuil-chien'"
         ) == [("ended", "trainee")]
