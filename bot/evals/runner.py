@@ -170,7 +170,15 @@ class Evaluator:
         return self.evals_dir / self.suites_config().llm.recordings
 
     def llm_settings(self) -> Settings:
-        """Live/record: the configured backend. Replay: the recorded profile."""
+        """Live/record: the configured backend. Replay: the recorded profile.
+
+        The seed is fixed: the authored lines the engine picks (a closing line,
+        a line the character guard puts in place of a model's) enter the next
+        prompts, so a replay must pick the same ones as the recording did.
+        """
+        return self._llm_settings().model_copy(update={"seed": self.settings.seed or 1})
+
+    def _llm_settings(self) -> Settings:
         if self.options.mode != "replay":
             if resolve_backend(self.settings).offline:
                 raise EvalError(
