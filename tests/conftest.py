@@ -23,6 +23,11 @@ from bot.settings import PROJECT_ROOT, Settings, get_settings
 ORIGINAL_ENV = dict(os.environ)
 
 
+def flag(name: str) -> bool:
+    """A COACH_* switch as the test run was started with (tests clear COACH_*)."""
+    return ORIGINAL_ENV.get(name) == "1"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--live-api",

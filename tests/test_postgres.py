@@ -23,6 +23,7 @@ from bot.session import GradeReady
 from bot.settings import Settings
 from bot.storage import Store
 from bot.users import Accounts
+from tests.conftest import flag
 
 pytestmark = pytest.mark.postgres
 
@@ -42,7 +43,7 @@ def postgres_url() -> Iterator[str]:
     binaries = _bin()
     if binaries is None or shutil.which("runuser") is None:
         message = "PostgreSQL is not installed (apt-get install postgresql)"
-        if os.environ.get("COACH_REQUIRE_POSTGRES") == "1":
+        if flag("COACH_REQUIRE_POSTGRES"):
             pytest.fail(message)
         pytest.skip(message)
     pytest.importorskip("asyncpg")

