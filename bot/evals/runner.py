@@ -54,6 +54,10 @@ from bot.storage import Store
 Mode = Literal["replay", "live", "record", "fill"]
 SUITES = ("grader-checks", "grader-llm", "personas-offline", "personas-llm")
 
+#: Eval runs always use this seed (not COACH_SEED): what a run picks among
+#: authored lines must not depend on who runs it.
+EVAL_SEED = 1
+
 #: The settings a recording depends on; saved beside the recordings.
 PROFILE_FIELDS = (
     "persona_model",
@@ -176,7 +180,7 @@ class Evaluator:
         a line the character guard puts in place of a model's) enter the next
         prompts, so a replay must pick the same ones as the recording did.
         """
-        return self._llm_settings().model_copy(update={"seed": self.settings.seed or 1})
+        return self._llm_settings().model_copy(update={"seed": EVAL_SEED})
 
     def _llm_settings(self) -> Settings:
         if self.options.mode != "replay":
@@ -210,7 +214,7 @@ class Evaluator:
     def offline_runtime(self) -> Iterator[Runtime]:
         """The scripted customer and the checks-only grader, on a scratch database."""
         settings = self.settings.model_copy(
-            update={"backend": "offline", "seed": self.settings.seed or 1}
+            update={"backend": "offline", "seed": EVAL_SEED}
         )
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(f"sqlite+aiosqlite:///{Path(tmp) / 'eval.db'}")
