@@ -213,9 +213,7 @@ class Evaluator:
     @contextmanager
     def offline_runtime(self) -> Iterator[Runtime]:
         """The scripted customer and the checks-only grader, on a scratch database."""
-        settings = self.settings.model_copy(
-            update={"backend": "offline", "seed": EVAL_SEED}
-        )
+        settings = self.settings.model_copy(update={"backend": "offline", "seed": EVAL_SEED})
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(f"sqlite+aiosqlite:///{Path(tmp) / 'eval.db'}")
             yield Runtime(settings, resolve_backend(settings), store)
