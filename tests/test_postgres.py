@@ -33,15 +33,22 @@ def _bin() -> Path | None:
     return found[-1].parent if found else None
 
 
+#: runuser lives in sbin, which is not on every PATH.
+RUNUSER = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+
+
 def _as_postgres(command: list[str]) -> list[str]:
     # PostgreSQL refuses to run as root; CI machines are root.
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    if os.geteuid() != 0:
+        return command
+    assert RUNUSER is not None
+    return [RUNUSER, "-u", "postgres", "--", *command]
 
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     binaries = _bin()
-    if binaries is None or shutil.which("runuser") is None:
+    if binaries is None or (os.geteuid() == 0 and RUNUSER is None):
         message = "PostgreSQL is not installed (apt-get install postgresql)"
         if flag("COACH_REQUIRE_POSTGRES"):
             pytest.fail(message)
