@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.conversation import Message
 from bot.errors import CaseError
+from bot.files import read_text
 from bot.personas import PersonaCatalog
 from bot.rubric import CRITERIA_BY_ID, Language, Verdict
 
@@ -135,10 +136,4 @@ def _numbered(cases: list[Case], source: str) -> list[Case]:
 
 
 def load_cases(path: Path, catalog: PersonaCatalog | None) -> list[Case]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CaseError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaseError(f"{path}: cannot read: {exc}") from None
-    return parse_cases(text, str(path), catalog)
+    return parse_cases(read_text(path, CaseError), str(path), catalog)

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from bot.backends import OFFLINE_HELP
 from bot.errors import CoachError
+from bot.files import read_text
 from bot.hints import hint_for
 from bot.personas import MOOD_MAX, Persona
 from bot.rubric import CRITERIA_BY_ID, Grade
@@ -32,16 +33,8 @@ COMMANDS_HELP = "/hint for a nudge, /end to finish and see the debrief, /quit to
 
 
 def read_script(script: str) -> list[str]:
-    if script == "-":
-        text = sys.stdin.read()
-    else:
-        path = Path(script)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise CoachError(f"{path}: no such script file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CoachError(f"{path}: cannot read the script: {exc}") from None
+    from_stdin = script == "-"
+    text = sys.stdin.read() if from_stdin else read_text(Path(script), CoachError, "script file")
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line and not line.startswith("#")]
     if not lines:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.errors import PersonaError
+from bot.files import read_text
 from bot.rubric import Language
 
 Channel = Literal["phone", "chat", "in_person"]
@@ -246,11 +247,7 @@ def parse_persona(text: str, path: Path) -> Persona:
 
 
 def load_persona_file(path: Path) -> Persona:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PersonaError(f"{_display(path)}: cannot read: {exc.strerror}") from None
-    return parse_persona(text, path)
+    return parse_persona(read_text(path, PersonaError, "persona file"), path)
 
 
 def _display(path: Path) -> str:
