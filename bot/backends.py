@@ -176,13 +176,6 @@ def _require_result(value: Any) -> Any:
     return value
 
 
-def is_connection_error(exc: BaseException) -> bool:
-    """True for errors that mean the server could not be reached or timed out."""
-    import openai
-
-    return isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError))
-
-
 def describe_error(exc: BaseException) -> str:
     """One line for a model failure, with what to do about it."""
     import openai

@@ -15,7 +15,6 @@ import contextvars
 import hashlib
 import json
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -139,7 +138,3 @@ def _model_name(llm_string: str) -> str | None:
         return None
     name = data.get("kwargs", {}).get("model_name")
     return str(name) if name else None
-
-
-def recorded_keys(directory: Path) -> Sequence[str]:
-    return sorted(p.stem for p in directory.glob("*.json") if p.name != "profile.json")

@@ -208,12 +208,6 @@ class Store:
                 .values(status="ended", end_reason=reason, ended_at=_now())
             )
 
-    async def set_thread(self, session_id: str, thread_id: str) -> None:
-        async with self._sessions.begin() as db:
-            await db.execute(
-                update(SessionRow).where(SessionRow.id == session_id).values(thread_id=thread_id)
-            )
-
     async def save_user(self, name: str, role: str, password_hash: str) -> None:
         async with self._sessions.begin() as db:
             existing = await db.get(UserRow, name)

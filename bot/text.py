@@ -85,8 +85,3 @@ def fold(original: str) -> Folded:
             chars.append(piece)
             index.append(i)
     return Folded(original, "".join(chars), tuple(index))
-
-
-def fold_plain(text: str) -> str:
-    """Just the folded string (for keywords and comparisons)."""
-    return fold(text).text

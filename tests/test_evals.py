@@ -298,3 +298,17 @@ def test_the_recorded_llm_suites_replay_offline_and_pass() -> None:
     assert llm["adversarial"] == []
     personas = report["suites"]["personas-llm"]["metrics"]
     assert personas["violations"] == 0 and personas["runs"] == 4
+
+
+def test_record_missing_refuses_other_settings_than_the_recordings() -> None:
+    run = coach(
+        "eval",
+        "--record-missing",
+        "--suite",
+        "grader",
+        "--no-reports",
+        env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "COACH_GRADER_MODEL": "other"},
+    )
+    assert run.returncode == 1
+    assert "--record-missing needs the recorded settings; these differ:" in run.stderr
+    assert "grader_model" in run.stderr and run.stderr.count("\n") == 1

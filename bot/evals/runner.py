@@ -188,6 +188,8 @@ class Evaluator:
                 raise EvalError(
                     "--live and --record need a model: set OPENAI_API_KEY or OPENAI_BASE_URL"
                 )
+            if self.options.mode == "fill":
+                self.check_profile_matches()
             return self.settings
         path = self.recordings_dir() / "profile.json"
         try:
