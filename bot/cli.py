@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -208,6 +208,20 @@ def run(
     launch(settings, host, port, headless)
 
 
+async def with_accounts(action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``action`` on the accounts in the configured database."""
+    from bot.settings import get_settings
+    from bot.storage import Store
+    from bot.users import Accounts
+
+    store = Store(get_settings().resolved_database_url)
+    try:
+        await store.init()
+        return await action(Accounts(store))
+    finally:
+        await store.close()
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="The sign-in name.")],
@@ -217,21 +231,11 @@ def users_add(
     ] = None,
 ) -> None:
     """Add an account, or reset its role and password."""
-    from bot.settings import get_settings
-    from bot.storage import Store
-    from bot.users import Accounts, generate_password
+    from bot.users import generate_password
 
     chosen = password or generate_password()
 
-    async def add() -> None:
-        store = Store(get_settings().resolved_database_url)
-        try:
-            await store.init()
-            await Accounts(store).add(name, role, chosen)
-        finally:
-            await store.close()
-
-    run_async(add())
+    run_async(with_accounts(lambda accounts: accounts.add(name, role, chosen)))
     shown = "" if password else f" with password {chosen}"
     out.print(f"added {name} ({role}){shown}", markup=False)
 
@@ -239,38 +243,16 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """List accounts and their roles."""
-    from bot.settings import get_settings
-    from bot.storage import Store
-    from bot.users import Accounts
 
-    async def listed() -> list[Any]:
-        store = Store(get_settings().resolved_database_url)
-        try:
-            await store.init()
-            return await Accounts(store).list()
-        finally:
-            await store.close()
-
-    for account in run_async(listed()):
+    for account in run_async(with_accounts(lambda accounts: accounts.list())):
         print(f"{account.name}\t{account.role}")
 
 
 @users_app.command("remove")
 def users_remove(name: Annotated[str, typer.Argument(help="The sign-in name.")]) -> None:
     """Remove an account (its sessions stay)."""
-    from bot.settings import get_settings
-    from bot.storage import Store
-    from bot.users import Accounts
 
-    async def remove() -> None:
-        store = Store(get_settings().resolved_database_url)
-        try:
-            await store.init()
-            await Accounts(store).remove(name)
-        finally:
-            await store.close()
-
-    run_async(remove())
+    run_async(with_accounts(lambda accounts: accounts.remove(name)))
     out.print(f"removed {name}", markup=False)
 
 
