@@ -21,13 +21,29 @@ from dataclasses import dataclass, field
 
 from bot.conversation import Message, last_customer_message, trainee_messages
 from bot.lexicon import Lexicon, Match, load_lexicon
-from bot.rubric import CRITERION_IDS, CriterionResult, Language, Verdict
+from bot.rubric import CRITERIA, CRITERION_IDS, CriterionResult, Language, Verdict
 from bot.text import Folded, fold
 
 #: How far before a violation a "I won't tell you ..." or "they told you ..." may stand.
 _NEGATION_WINDOW = 60
 #: How many sentences at the start of a first reply count as its opening.
 _OPENING_SENTENCES = 2
+#: The criteria the rules written below decide. Any other "check" or "both"
+#: criterion names a phrase list in ``bot/rubric.yaml`` (``check:``), and the
+#: generic rule in :func:`_rubric_rules` decides it.
+CODED_CRITERIA: tuple[str, ...] = (
+    "no_blocking_phrase",
+    "no_filler",
+    "apologize",
+    "reformulate",
+    "personal_language",
+    "positive_opening",
+    "narrate_action",
+    "no_hold",
+    "concrete_timeline",
+    "check_other_concerns",
+    "thank_close",
+)
 
 
 @dataclass(frozen=True)
@@ -235,8 +251,27 @@ def run_checks(turn: str, language: Language, history: Sequence[Message] = ()) -
     else:
         f["thank_close"] = Finding("na")
 
+    _rubric_rules(t, report)
     _judgement_hints(t, report, history)
     return report
+
+
+def _rubric_rules(t: _Turn, report: CheckReport) -> None:
+    """Criteria whose check is a phrase list named in the rubric data."""
+    for criterion in CRITERIA:
+        rule = criterion.check
+        if rule is None or criterion.id in CODED_CRITERIA:
+            continue
+        if rule.missed_when:
+            found = t.said(rule.missed_when)
+            report.findings[criterion.id] = (
+                Finding("missed", _evidence(found), True) if found else Finding("met")
+            )
+        else:
+            found = t.find(rule.list_name)
+            report.findings[criterion.id] = (
+                Finding("met", _evidence(found), True) if found else Finding("na")
+            )
 
 
 def _judgement_hints(t: _Turn, report: CheckReport, history: list[Message]) -> None:

@@ -46,3 +46,7 @@ class RecordingMissing(CoachError):
 
 class EvalError(CoachError):
     """An eval suite could not run (bad dataset, thresholds file, recordings)."""
+
+
+class RubricError(CoachError):
+    """The rubric file (``bot/rubric.yaml``) is malformed or incomplete."""

@@ -31,29 +31,28 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from bot import prompts
-from bot.backends import Backend, describe_error, structured_model
+from bot.backends import GraderModels, describe_error
 from bot.checks import CheckReport, run_checks
 from bot.conversation import Message
 from bot.errors import RecordingMissing
 from bot.lexicon import load_lexicon
+from bot.mood import cap_deescalation, estimate_deescalation
 from bot.rubric import (
     CRITERIA_BY_ID,
     CRITERION_IDS,
+    DEFINITIONS,
     LANGUAGE_NAMES,
     CriterionResult,
     Deescalation,
     Grade,
     Language,
-    cap_deescalation,
     compute_score,
-    estimate_deescalation,
 )
 from bot.settings import Settings
 from bot.text import fold
 from bot.tokens import trim_history
 
 if TYPE_CHECKING:
-    from langchain_core.caches import BaseCache
     from langchain_core.runnables import Runnable
 
     from bot.personas import Persona
@@ -159,33 +158,27 @@ def _scrub(text: str) -> str:
 
 
 class Grader:
-    """Grades trainee turns. ``backend=None`` or an offline backend means checks only."""
+    """Grades trainee turns. Without ``models`` (the offline backend) the checks grade alone."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        backend: Backend | None,
-        *,
-        cache: BaseCache | None = None,
-        model_factory: Any = None,
-    ) -> None:
+    def __init__(self, settings: Settings, models: GraderModels | None = None) -> None:
         self.settings = settings
-        self.backend = backend if backend is not None and not backend.offline else None
-        self.cache = cache
-        # Tests inject a factory that builds a fake structured model from a schema.
-        self._model_factory = model_factory or (
-            lambda schema: structured_model(settings, schema, cache=cache)
-        )
-        self._models: dict[tuple[str, ...], Runnable[Any, Any]] = {}
+        self.models = models
+        self._bound: dict[tuple[str, ...], Runnable[Any, Any]] = {}
 
     @property
     def checks_only(self) -> bool:
-        return self.backend is None
+        return self.models is None
 
     def grade_checks_only(
-        self, turn: str, language: Language, history: Sequence[Message] = ()
+        self,
+        turn: str,
+        language: Language,
+        history: Sequence[Message] = (),
+        *,
+        report: CheckReport | None = None,
     ) -> Grade:
-        report = run_checks(turn, language, history)
+        """The checks' grade; pass ``report`` when the checks already ran on this turn."""
+        report = report or run_checks(turn, language, history)
         grade = self._checks_grade(report, mode="checks_only", note=_OFFLINE_NOTE[language])
         return _with_injection_penalty(grade, report) if report.injection else grade
 
@@ -195,10 +188,13 @@ class Grader:
         language: Language,
         history: Sequence[Message] = (),
         persona: Persona | None = None,
+        *,
+        report: CheckReport | None = None,
     ) -> Grade:
-        report = run_checks(turn, language, history)
-        if self.backend is None:
-            return self.grade_checks_only(turn, language, history)
+        """The turn's grade; pass ``report`` when the checks already ran on this turn."""
+        report = report or run_checks(turn, language, history)
+        if self.models is None:
+            return self.grade_checks_only(turn, language, history, report=report)
         if report.injection:
             # The model never sees the attack: it grades the reply without it, so its
             # verdicts still teach something; the attack itself then costs the turn.
@@ -241,16 +237,16 @@ class Grader:
 
     @staticmethod
     def _checks_decide(criterion: str) -> bool:
-        """The checks decide a "check" criterion outright, unless RUBRIC.md marks it
-        "check + judgement": then words found decide, and the LLM the rest."""
-        spec = CRITERIA_BY_ID[criterion]
-        return spec.kind == "check" and not spec.refined_by_llm
+        """The checks decide a "check" criterion outright; for a "both" one, words
+        found decide and the LLM decides the rest."""
+        return CRITERIA_BY_ID[criterion].kind == "check"
 
     def _model_for(self, criteria: tuple[str, ...]) -> Runnable[Any, Any]:
-        if criteria not in self._models:
-            bounded = self.backend is not None and self.backend.structured_method != "json_schema"
-            self._models[criteria] = self._model_factory(llm_grade_model(criteria, bounded=bounded))
-        return self._models[criteria]
+        assert self.models is not None
+        if criteria not in self._bound:
+            schema = llm_grade_model(criteria, bounded=self.models.bounded)
+            self._bound[criteria] = self.models.bind(schema)
+        return self._bound[criteria]
 
     async def _hybrid(
         self,
@@ -273,7 +269,10 @@ class Grader:
             if f.authoritative or f.evidence
         ]
         system = prompts.render(
-            "grader_system", language_name=LANGUAGE_NAMES[language], judge=list(judge)
+            "grader_system",
+            language_name=LANGUAGE_NAMES[language],
+            judge=list(judge),
+            definitions=DEFINITIONS,
         )
         user = prompts.render(
             "grader_user",

@@ -18,27 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.errors import PersonaError
 from bot.files import read_text
-from bot.rubric import Language
+from bot.mood import MOOD_MAX, MOOD_MIN, MoodBand, mood_band  # noqa: F401  (moved; re-export until merge)
+from bot.rubric import Language, Priority
 
 Channel = Literal["phone", "chat", "in_person"]
 Difficulty = Literal["easy", "medium", "hard"]
-MoodBand = Literal["calm", "uneasy", "upset", "angry", "furious"]
 
-#: The mood scale: 0 is perfectly calm, 10 is past all patience.
-MOOD_MIN, MOOD_MAX = 0, 10
 SCHEMA_FILE = "persona.schema.json"
-
-
-def mood_band(mood: int) -> MoodBand:
-    if mood <= 2:
-        return "calm"
-    if mood <= 4:
-        return "uneasy"
-    if mood <= 6:
-        return "upset"
-    if mood <= 8:
-        return "angry"
-    return "furious"
 
 
 class _Strict(BaseModel):
@@ -131,7 +117,7 @@ class Persona(_Strict):
     )
     facts: list[Fact] = Field(default_factory=list)
     wants: str = Field(min_length=1, description="What would satisfy them.")
-    priority: Literal["facts", "emotion", "both"] = Field(
+    priority: Priority = Field(
         default="both",
         description="What a good agent handles first: the facts (an outage), the emotion "
         "(a bereavement), or both. The grader uses it for 'prioritize'.",

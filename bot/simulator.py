@@ -7,23 +7,29 @@ treat them the same way.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot import prompts
+from bot import guard, mood, prompts
 from bot.checks import CheckReport
 from bot.conversation import Message
 from bot.lexicon import load_lexicon
-from bot.personas import Fact, MoodBand, Persona, mood_band
-from bot.rubric import LANGUAGE_NAMES, Grade
+from bot.mood import MoodBand, MoodEnd, mood_band
+from bot.personas import Fact, Persona
+from bot.rubric import CRITERIA, LANGUAGE_NAMES, Grade
 from bot.text import fold
 from bot.tokens import trim_history
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from langchain_core.language_models import BaseChatModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,60 +43,102 @@ class CustomerTurn:
     mood: int
     #: The checks' findings on the trainee's new message (instant, always there).
     report: CheckReport
-    #: The full grade of the new message, when it is known before the reply
-    #: (offline, where grading is instant); None when both run concurrently.
-    grade: Grade | None = None
+    #: The grade of the new message, running concurrently with the reply. A
+    #: customer that waits for it reacts to this very turn (the offline one:
+    #: its grade is instant); one that does not feels it from the next turn.
+    grade: Awaitable[Grade] | None = None
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A finished customer line as it will be stored and shown."""
+
+    content: str
+    #: The model's line broke character and an authored line replaces it.
+    replaced: bool = False
+    #: Why it was replaced (the guard's findings), for logs and evals.
+    findings: tuple[str, ...] = ()
 
 
 class Customer(Protocol):
     def opening(self) -> str: ...
 
-    def reply(self, turn: CustomerTurn) -> AsyncIterator[str]: ...
+    def reply(self, turn: CustomerTurn) -> AsyncIterator[str]:
+        """The reply to the trainee's last message, streamed in chunks."""
+        ...
+
+    def review(self, content: str, mood: int) -> Reviewed:
+        """The streamed line, checked before it is stored."""
+        ...
+
+    def closing_line(self, reason: MoodEnd) -> str:
+        """The customer's last line when the mood ends the session (always authored)."""
+        ...
+
+
+#: Criteria the LLM customer hears about, in the order it is told them.
+_CUES = sorted(
+    (c for c in CRITERIA if c.customer), key=lambda c: c.customer.rank if c.customer else 0
+)
 
 
 def reactions(report: CheckReport) -> list[str]:
-    """What the trainee's latest reply did, in words the customer model can react to."""
+    """What the trainee's latest reply did, in words the customer model can react to.
+
+    Only what the checks found words for (``customer`` in ``bot/rubric.yaml``).
+    """
     out: list[str] = []
-    findings, hints = report.findings, report.hints
-    if findings["no_blocking_phrase"].verdict == "missed":
-        out.append(
-            f'the agent used a dismissive phrase ("{findings["no_blocking_phrase"].evidence}"), '
-            "which makes you angrier"
-        )
-    if hints.get("no_blame") and hints["no_blame"].verdict == "missed":
-        out.append(
-            f'the agent blamed you ("{hints["no_blame"].evidence}"), which makes you angrier'
-        )
-    if (
-        hints.get("set_boundaries")
-        and hints["set_boundaries"].verdict == "missed"
-        and hints["set_boundaries"].evidence
-    ):
-        out.append("the agent insulted you back")
-    if findings["no_hold"].verdict == "missed":
-        out.append("the agent is stalling or putting you on hold without explanation")
-    if findings["no_filler"].verdict == "missed":
-        out.append("the agent sounds hesitant and unprofessional")
-    if findings["apologize"].verdict == "met":
-        out.append("the agent apologised")
-    if hints.get("acknowledge_emotion"):
-        out.append("the agent acknowledged how you feel")
-    if findings["reformulate"].verdict == "met":
-        out.append("the agent restated your problem to check they understood")
-    if findings["concrete_timeline"].verdict == "met":
-        out.append(f'the agent gave a concrete time ("{findings["concrete_timeline"].evidence}")')
-    elif findings["concrete_timeline"].verdict == "missed":
-        out.append("the agent gave only a vague time")
+    for criterion in _CUES:
+        cue = criterion.customer
+        finding = report.findings.get(criterion.id) or report.hints.get(criterion.id)
+        if cue is None or finding is None or not finding.evidence:
+            continue
+        text = {"met": cue.when_met, "missed": cue.when_missed}.get(finding.verdict)
+        if text:
+            out.append(text.replace("{evidence}", finding.evidence))
     return out
 
 
 class LLMCustomer:
-    """The persona played by a chat model, streamed."""
+    """The persona played by a chat model, streamed.
 
-    def __init__(self, persona: Persona, model: BaseChatModel, history_budget: int) -> None:
+    Its finished line goes through the character guard (``bot/guard.py``): a
+    line that steps out of character, recites the hidden notes or coaches the
+    trainee is replaced by an authored line of the current mood. Closing lines
+    are always authored.
+    """
+
+    def __init__(
+        self,
+        persona: Persona,
+        model: BaseChatModel,
+        history_budget: int,
+        *,
+        seed: int | None = None,
+        guard_dir: Path | None = None,
+    ) -> None:
         self.persona = persona
         self.model = model
         self.history_budget = history_budget
+        #: Where the guard's lists are (None: no guard).
+        self.guard_dir = guard_dir
+        self._authored = ScriptedCustomer(persona, seed=seed)
+
+    def review(self, content: str, mood: int) -> Reviewed:
+        if self.guard_dir is None:
+            return Reviewed(content)
+        found = guard.violations(content, self.persona, self.guard_dir)
+        if not found:
+            return Reviewed(content)
+        log.warning("customer line replaced (%s): %r", found[0].kind, content[:120])
+        return Reviewed(
+            self._authored.line_for_mood(mood),
+            replaced=True,
+            findings=tuple(f"{v.kind}: {v.matched}" for v in found),
+        )
+
+    def closing_line(self, reason: MoodEnd) -> str:
+        return self._authored.closing_line(reason)
 
     def opening(self) -> str:
         return self.persona.opening.strip()
@@ -128,22 +176,26 @@ class LLMCustomer:
 class ScriptedCustomer:
     """The offline customer: the persona's authored lines, chosen by mood and reaction.
 
-    It answers the facts the trainee asks for (a sentence that asks for
-    something and names one of the fact's ``ask`` words), reacts to the
-    check-based grade (an inflamed line after a blocking phrase or blame, a
-    soothed one after a turn that clearly helps), and otherwise speaks a line
-    of its current mood, never the same line twice in a row.
+    It waits for this turn's grade (instant offline) and answers the facts the
+    trainee asks for (a sentence that asks for something and names one of the
+    fact's ``ask`` words), reacts to the grade (an inflamed line after a
+    blocking phrase or blame, a soothed one after a turn that clearly helps),
+    and otherwise speaks a line of its mood after the turn, never the same line
+    twice in a row.
     """
 
     persona: Persona
     seed: int | None = None
     #: Seconds between streamed words, so the UI shows typing like a model would.
     word_delay: float = 0.0
-    _random: random.Random = field(init=False)
-    _last: dict[str, str] = field(init=False, default_factory=dict)
+    _replies: _Picker = field(init=False)
+    #: Closing and stand-in lines draw from their own sequence, so a session's
+    #: replies do not depend on whether a line was ever replaced.
+    _closings: _Picker = field(init=False)
 
     def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)
+        self._replies = _Picker(random.Random(self.seed))
+        self._closings = _Picker(random.Random(self.seed))
 
     def opening(self) -> str:
         return self.persona.opening.strip()
@@ -162,41 +214,55 @@ class ScriptedCustomer:
                     asked.append(fact)
         return asked
 
-    def compose(self, turn: CustomerTurn) -> str:
-        trainee_text = turn.history[-1].content if turn.history else ""
+    def compose(self, trainee_text: str, mood_now: int, grade: Grade | None) -> str:
+        """The reply to ``trainee_text``, in mood ``mood_now`` (after this turn's grade)."""
         lines = self.persona.lines
-        deescalation = turn.grade.deescalation if turn.grade else 0
+        deescalation = grade.deescalation if grade else 0
         parts: list[str] = []
         if deescalation <= -1:
-            parts.append(self._pick("inflamed", lines.inflamed))
-        elif deescalation >= 1 and mood_band(turn.mood) != "furious":
-            parts.append(self._pick("soothed", lines.soothed))
+            parts.append(self._replies.pick("inflamed", lines.inflamed))
+        elif deescalation >= 1 and mood_band(mood_now) != "furious":
+            parts.append(self._replies.pick("soothed", lines.soothed))
         answers = [fact.answer for fact in self.asked_facts(trainee_text)[:2]]
         parts.extend(answers)
         if not parts:
-            band: MoodBand = mood_band(turn.mood)
-            parts.append(self._pick(band, lines.for_band(band)))
+            band: MoodBand = mood_band(mood_now)
+            parts.append(self._replies.pick(band, lines.for_band(band)))
         return " ".join(p.strip() for p in parts)
 
     async def reply(self, turn: CustomerTurn) -> AsyncIterator[str]:
-        text = self.compose(turn)
+        grade = await turn.grade if turn.grade is not None else None
+        mood_now = mood.apply(turn.mood, grade.deescalation) if grade else turn.mood
+        trainee_text = turn.history[-1].content if turn.history else ""
+        text = self.compose(trainee_text, mood_now, grade)
         for word in re.findall(r"\S+\s*", text):
             if self.word_delay:
                 await asyncio.sleep(self.word_delay)
             yield word
 
+    def review(self, content: str, mood: int) -> Reviewed:
+        return Reviewed(content)  # authored lines need no guard
+
     def line_for_mood(self, mood: int) -> str:
         band = mood_band(mood)
-        return self._pick(band, self.persona.lines.for_band(band))
+        return self._closings.pick(band, self.persona.lines.for_band(band))
 
-    def closing_line(self, kind: str) -> str:
-        lines = self.persona.lines.satisfied if kind == "calm" else self.persona.lines.walkout
-        return self._pick(kind, lines)
+    def closing_line(self, reason: MoodEnd) -> str:
+        lines = self.persona.lines.satisfied if reason == "calm" else self.persona.lines.walkout
+        return self._closings.pick(reason, lines)
 
-    def _pick(self, key: str, options: Sequence[str]) -> str:
-        choices = [o for o in options if o != self._last.get(key)] or list(options)
-        line = self._random.choice(choices)
-        self._last[key] = line
+
+@dataclass
+class _Picker:
+    """Picks authored lines at random, never the same line twice in a row per list."""
+
+    random: random.Random
+    last: dict[str, str] = field(default_factory=dict)
+
+    def pick(self, key: str, options: Sequence[str]) -> str:
+        choices = [o for o in options if o != self.last.get(key)] or list(options)
+        line = self.random.choice(choices)
+        self.last[key] = line
         return line.strip()
 
 

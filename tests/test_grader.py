@@ -8,14 +8,14 @@ from typing import Any
 import openai
 import pytest
 
-from bot.backends import Backend, bind_structured
+from bot.backends import GraderModels
+from bot.backends.openai_compat import bind_structured
 from bot.conversation import Message
 from bot.grader import Grader, llm_grade_model
 from bot.rubric import CRITERION_IDS
 from bot.settings import Settings
 from tests.conftest import FakeChat, fake_chat
 
-BACKEND = Backend("compatible", "http://127.0.0.1:9/v1", "function_calling", "m", "m")
 HISTORY_EN = [Message(role="customer", content="My parcel is five days late!")]
 
 
@@ -41,8 +41,10 @@ def answer(verdict: str = "met", deescalation: int = 2, **overrides: Any) -> Any
 def grader_with(fake: FakeChat, settings: Settings, attempts: int = 2) -> Grader:
     return Grader(
         settings,
-        BACKEND,
-        model_factory=lambda schema: bind_structured(fake, schema, "function_calling", attempts),
+        GraderModels(
+            bind=lambda schema: bind_structured(fake, schema, "function_calling", attempts),
+            bounded=True,
+        ),
     )
 
 

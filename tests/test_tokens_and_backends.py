@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.backends import chat_model, resolve_backend
+from bot.backends import resolve_backend
+from bot.backends.openai_compat import chat_model
 from bot.conversation import Message
 from bot.errors import BackendError, ConfigError
 from bot.settings import CHAINLIT_FAKE_KEY, Settings, get_settings

@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot import guard
 from bot.errors import EvalError
+from bot.events import CustomerSaid, Event
 from bot.personas import Persona
 from bot.rubric import Language
-from bot.session import CustomerSaid, SessionEngine
+from bot.session import SessionEngine
 
 ScriptKind = Literal["good", "bad"]
 
@@ -106,21 +107,29 @@ async def play_persona(
     lexicon_dir: Path,
 ) -> PersonaRun:
     run = PersonaRun(persona.id, persona.language, kind, [persona.mood.start], None, [])
+
+    def observe(event: Event, *, reply: bool = True) -> None:
+        match event:
+            case CustomerSaid(content=content, guarded=guarded):
+                run.customer_lines.append(content)
+                if not reply:  # the authored opening line
+                    return
+                run.guarded += guarded
+                # What the trainee saw, after the guard: it must never break character.
+                run.violations += [
+                    {"kind": v.kind, "matched": v.matched, "line": content}
+                    for v in guard.violations(content, persona, lexicon_dir)
+                ]
+            case _:
+                pass
+
     for event in await engine.start():
-        if isinstance(event, CustomerSaid):
-            run.customer_lines.append(event.content)
+        observe(event, reply=False)
     for line in scripts.lines(persona, kind):
         if engine.ended:
             break
         async for event in engine.turn(line):
-            if isinstance(event, CustomerSaid):
-                run.customer_lines.append(event.content)
-                run.guarded += event.guarded
-                # What the trainee saw, after the guard: it must never break character.
-                run.violations += [
-                    {"kind": v.kind, "matched": v.matched, "line": event.content}
-                    for v in guard.violations(event.content, persona, lexicon_dir)
-                ]
+            observe(event)
         run.moods.append(engine.mood)
     run.end = engine.ended
     return run

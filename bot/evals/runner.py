@@ -29,7 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot import __version__, prompts
-from bot.backends import resolve_backend
+from bot.backends import backend_kind, structured_method
 from bot.cases import Case, load_cases
 from bot.errors import EvalError
 from bot.evals.grader_suite import CaseResult, adversarial_failures, grade_cases, grader_metrics
@@ -184,7 +184,7 @@ class Evaluator:
 
     def _llm_settings(self) -> Settings:
         if self.options.mode != "replay":
-            if resolve_backend(self.settings).offline:
+            if backend_kind(self.settings) == "offline":
                 raise EvalError(
                     "--live and --record need a model: set OPENAI_API_KEY or OPENAI_BASE_URL"
                 )
@@ -218,7 +218,7 @@ class Evaluator:
         settings = self.settings.model_copy(update={"backend": "offline", "seed": EVAL_SEED})
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(f"sqlite+aiosqlite:///{Path(tmp) / 'eval.db'}")
-            yield Runtime(settings, resolve_backend(settings), store)
+            yield Runtime.create(settings, store=store)
 
     @contextmanager
     def llm_runtime(self) -> Iterator[Runtime]:
@@ -228,7 +228,7 @@ class Evaluator:
             cache = RecordingCache(self.recordings_dir(), self.options.mode)
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(f"sqlite+aiosqlite:///{Path(tmp) / 'eval.db'}")
-            yield Runtime(settings, resolve_backend(settings), store, cache)
+            yield Runtime.create(settings, store=store, cache=cache)
         if self.options.mode in ("record", "fill"):
             self.save_profile(settings)
 
@@ -246,12 +246,12 @@ class Evaluator:
             )
 
     def save_profile(self, settings: Settings) -> None:
-        backend = resolve_backend(settings)
+        kind = backend_kind(settings)
         profile = {
             "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "backend": backend.kind,
+            "backend": kind,
             "base_url": settings.openai_base_url,
-            "structured_method": backend.structured_method,
+            "structured_method": structured_method(settings, kind),
             "settings": {k: getattr(settings, k) for k in PROFILE_FIELDS},
             "prompts": prompts.prompt_hashes(),
         }

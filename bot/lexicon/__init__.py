@@ -12,11 +12,11 @@ from functools import cache
 from pathlib import Path
 
 from bot.errors import LexiconError
-from bot.rubric import Language
+from bot.rubric import CRITERIA, Language
 from bot.text import Folded
 
-#: Every list the checks use; both languages must define each one.
-LIST_NAMES: tuple[str, ...] = (
+#: The lists the code's rules use (checks, grader, customer).
+CODE_LISTS: tuple[str, ...] = (
     "apology",
     "non_apology",
     "reformulation",
@@ -48,6 +48,14 @@ LIST_NAMES: tuple[str, ...] = (
     "injection",
     "request",
 )
+#: The lists criteria name in ``bot/rubric.yaml`` (``check: missed_when/met_when``).
+RUBRIC_LISTS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        c.check.list_name for c in CRITERIA if c.check and c.check.list_name not in CODE_LISTS
+    )
+)
+#: Every list; both languages must define each one.
+LIST_NAMES: tuple[str, ...] = CODE_LISTS + RUBRIC_LISTS
 
 _MACRO = re.compile(r"^@([A-Z_]+)\s*=\s*(.+)$")
 _SECTION = re.compile(r"^\[([a-z_]+)\]$")

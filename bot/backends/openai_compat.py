@@ -1,19 +1,12 @@
-"""Where completions come from. The only module that imports a model SDK.
+"""OpenAI and OpenAI-compatible servers, through LangChain's ``ChatOpenAI``.
 
-One switch, following the OpenAI SDK's own variables:
+The only module that imports a model SDK; it is imported only when such a
+backend is chosen (see ``bot/backends/__init__.py``).
 
-1. ``OPENAI_BASE_URL`` set: any OpenAI-compatible server (llama.cpp, Ollama,
-   vLLM, LM Studio, a gateway), with ``OPENAI_API_KEY`` if it needs one.
-2. ``OPENAI_API_KEY`` set: OpenAI.
-3. Neither: offline. The customer is scripted from the persona's authored
-   lines and the grader is the deterministic checks alone.
-
-``COACH_BACKEND`` forces one of ``openai``, ``compatible`` or ``offline``.
-
-Structured output differs between servers: OpenAI honours ``json_schema``;
-llama.cpp's server rejects it (HTTP 500) but honours a forced tool call, so
-``function_calling`` is the default for compatible servers.
-``COACH_STRUCTURED_OUTPUT`` overrides either default.
+Servers differ in how they honour structured output: OpenAI takes
+``json_schema`` (strict); llama.cpp's server rejects it but honours a forced
+tool call (``function_calling``), and its grammar enforces string lengths and
+enums but not numeric ranges. ``COACH_STRUCTURED_OUTPUT`` overrides the default.
 """
 
 from __future__ import annotations
@@ -25,6 +18,7 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.runnables import RunnableLambda
 from pydantic import BaseModel, ValidationError
 
+from bot.backends import OFFLINE_HELP, GraderModels, backend_kind, structured_method
 from bot.errors import BackendError, ConfigError
 from bot.settings import Settings, StructuredMethod
 
@@ -33,75 +27,65 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable
 
-BackendKind = Literal["openai", "compatible", "offline"]
-Role = Literal["persona", "grader"]
+    from bot.personas import Persona
+    from bot.simulator import Customer
 
-OFFLINE_HELP = (
-    "Offline mode: a scripted customer and a checks-only grader. To use a model, set "
-    "OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (any OpenAI-compatible server, e.g. "
-    "http://127.0.0.1:8080/v1 for llama.cpp or http://127.0.0.1:11434/v1 for Ollama) "
-    "in the environment or in .env, then restart."
-)
+Role = Literal["persona", "grader"]
 
 
 @dataclass(frozen=True)
-class Backend:
-    kind: BackendKind
-    base_url: str | None
-    structured_method: StructuredMethod
-    persona_model: str
-    grader_model: str
+class OpenAICompatibleBackend:
+    settings: Settings
+    _kind: Literal["openai", "compatible"]
+    cache: BaseCache | None = None
 
     @property
-    def offline(self) -> bool:
-        return self.kind == "offline"
+    def kind(self) -> Literal["openai", "compatible"]:
+        return self._kind
+
+    @property
+    def base_url(self) -> str | None:
+        return self.settings.openai_base_url if self._kind == "compatible" else None
+
+    @property
+    def structured_method(self) -> StructuredMethod:
+        return structured_method(self.settings, self._kind)
+
+    @property
+    def notice(self) -> None:
+        return None
 
     def describe(self) -> str:
-        if self.kind == "offline":
-            return "offline (scripted customer, checks-only grader)"
-        where = "OpenAI" if self.kind == "openai" else self.base_url
-        return f"{where}: persona {self.persona_model}, grader {self.grader_model}"
+        where = "OpenAI" if self._kind == "openai" else self.base_url
+        return (
+            f"{where}: persona {self.settings.persona_model}, grader {self.settings.grader_model}"
+        )
 
+    def customer(self, persona: Persona, *, word_delay: float = 0.0) -> Customer:
+        from bot.simulator import LLMCustomer
 
-def resolve_backend(settings: Settings) -> Backend:
-    kind: BackendKind
-    if settings.backend == "offline":
-        kind = "offline"
-    elif settings.backend == "compatible" or (
-        settings.backend == "auto" and settings.openai_base_url
-    ):
-        if not settings.openai_base_url:
-            raise ConfigError(
-                "COACH_BACKEND=compatible needs OPENAI_BASE_URL; set it or unset COACH_BACKEND"
-            )
-        kind = "compatible"
-    elif settings.backend == "openai" or (settings.backend == "auto" and settings.openai_api_key):
-        if not settings.openai_api_key:
-            raise ConfigError(
-                "COACH_BACKEND=openai needs OPENAI_API_KEY; set it or unset COACH_BACKEND"
-            )
-        kind = "openai"
-    else:
-        kind = "offline"
+        return LLMCustomer(
+            persona,
+            chat_model(self.settings, "persona", cache=self.cache),
+            self.settings.history_token_budget,
+            seed=self.settings.seed,
+            guard_dir=self.settings.lexicon_dir,
+        )
 
-    method: StructuredMethod
-    if settings.structured_output != "auto":
-        method = settings.structured_output
-    else:
-        method = "json_schema" if kind == "openai" else "function_calling"
-    return Backend(
-        kind=kind,
-        base_url=settings.openai_base_url if kind == "compatible" else None,
-        structured_method=method,
-        persona_model=settings.persona_model,
-        grader_model=settings.grader_model,
-    )
+    def grader_models(self) -> GraderModels:
+        method = self.structured_method
+        model = chat_model(self.settings, "grader", cache=self.cache)
+        attempts = self.settings.grader_attempts
+        return GraderModels(
+            bind=lambda schema: bind_structured(model, schema, method, attempts),
+            bounded=method != "json_schema",
+        )
 
 
 def chat_model(settings: Settings, role: Role, *, cache: BaseCache | None = None) -> BaseChatModel:
     """A LangChain chat model for the persona or the grader chain."""
-    backend = resolve_backend(settings)
-    if backend.offline:
+    kind = backend_kind(settings)
+    if kind == "offline":
         raise BackendError(f"no model in offline mode. {OFFLINE_HELP}")
     try:
         from langchain_openai import ChatOpenAI
@@ -110,7 +94,7 @@ def chat_model(settings: Settings, role: Role, *, cache: BaseCache | None = None
 
     max_tokens = settings.persona_max_tokens if role == "persona" else settings.grader_max_tokens
     kwargs: dict[str, Any] = {
-        "model": backend.persona_model if role == "persona" else backend.grader_model,
+        "model": settings.persona_model if role == "persona" else settings.grader_model,
         "temperature": (
             settings.persona_temperature if role == "persona" else settings.grader_temperature
         ),
@@ -119,8 +103,8 @@ def chat_model(settings: Settings, role: Role, *, cache: BaseCache | None = None
         "cache": cache,
     }
     key = settings.openai_api_key
-    if backend.kind == "compatible":
-        kwargs["base_url"] = backend.base_url
+    if kind == "compatible":
+        kwargs["base_url"] = settings.openai_base_url
         kwargs["api_key"] = key.get_secret_value() if key else "not-needed"
         # llama.cpp and some other servers ignore max_completion_tokens (what
         # max_tokens becomes in LangChain), so send the classic field directly.
@@ -130,18 +114,6 @@ def chat_model(settings: Settings, role: Role, *, cache: BaseCache | None = None
         kwargs["api_key"] = key.get_secret_value() if key else None
         kwargs["max_tokens"] = max_tokens
     return ChatOpenAI(**kwargs)
-
-
-def structured_model(
-    settings: Settings,
-    schema: type[BaseModel],
-    *,
-    cache: BaseCache | None = None,
-) -> Runnable[Any, Any]:
-    """The grader model bound to return ``schema`` (a pydantic model)."""
-    backend = resolve_backend(settings)
-    model = chat_model(settings, "grader", cache=cache)
-    return bind_structured(model, schema, backend.structured_method, settings.grader_attempts)
 
 
 def bind_structured(
@@ -176,8 +148,8 @@ def _require_result(value: Any) -> Any:
     return value
 
 
-def describe_error(exc: BaseException) -> str:
-    """One line for a model failure, with what to do about it."""
+def describe_openai_error(exc: BaseException) -> str:
+    """One line for an OpenAI SDK failure, with what to do about it."""
     import openai
 
     if isinstance(exc, openai.AuthenticationError):

@@ -1,0 +1,123 @@
+"""How the customer's mood moves: the scale, its bands, what a grade does to it,
+the reason shown for each move, and when the mood ends a session.
+
+Change how mood moves here. What each criterion does to the mood (calms,
+inflames, and the reason given) is data in ``bot/rubric.yaml``; this module
+holds the rules that combine them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from bot.rubric import CRITERIA, CriterionResult, Deescalation, Grade, Language
+
+#: The scale: 0 is perfectly calm, 10 is past all patience.
+MOOD_MIN, MOOD_MAX = 0, 10
+MoodBand = Literal["calm", "uneasy", "upset", "angry", "furious"]
+BANDS: tuple[MoodBand, ...] = ("calm", "uneasy", "upset", "angry", "furious")
+#: How the mood can end a session (the trainee may also end it).
+MoodEnd = Literal["calm", "walkout"]
+
+#: Criteria whose "met" calms the customer in the checks-only estimate.
+SOOTHING: tuple[str, ...] = tuple(c.id for c in CRITERIA if c.mood and c.mood.calms)
+#: Criteria whose "missed" inflames, with how much.
+INFLAMING: dict[str, int] = {c.id: c.mood.inflames for c in CRITERIA if c.mood and c.mood.inflames}
+#: Criteria with a mood reason, in the order the reasons are told.
+_BY_RANK = sorted((c for c in CRITERIA if c.mood), key=lambda c: c.mood.rank if c.mood else 0)
+#: The violations that forbid calming when a check found them.
+_NEVER_CALMS = ("no_blocking_phrase", "no_blame")
+
+_NEUTRAL = {
+    "worse": {"fr": "réponse mal reçue", "en": "the reply did not land"},
+    "better": {"fr": "réponse bien reçue", "en": "the reply helped"},
+    "same": {"fr": "pas d'effet", "en": "no change"},
+}
+
+
+def mood_band(mood: int) -> MoodBand:
+    if mood <= 2:
+        return "calm"
+    if mood <= 4:
+        return "uneasy"
+    if mood <= 6:
+        return "upset"
+    if mood <= 8:
+        return "angry"
+    return "furious"
+
+
+def clamp(mood: int) -> int:
+    return max(MOOD_MIN, min(MOOD_MAX, mood))
+
+
+def apply(mood: int, deescalation: int) -> int:
+    """The mood after a turn: a positive de-escalation lowers it."""
+    return clamp(mood - deescalation)
+
+
+def estimate_deescalation(criteria: Mapping[str, CriterionResult]) -> Deescalation:
+    """The checks-only estimate of how a turn moves the customer (-2..+2).
+
+    Each soothing criterion met counts +1 (at most +2); each violation counts
+    against it by its weight. A turn with a blocking phrase never calms,
+    whatever else it does.
+    """
+    calm = min(2, sum(1 for c in SOOTHING if criteria[c].verdict == "met"))
+    heat = sum(w for c, w in INFLAMING.items() if criteria[c].verdict == "missed")
+    value = max(-2, min(2, calm - heat))
+    if criteria["no_blocking_phrase"].verdict == "missed":
+        value = min(value, -1)
+    return value  # type: ignore[return-value]  # clamped to -2..2 above
+
+
+def cap_deescalation(value: int, criteria: Mapping[str, CriterionResult]) -> Deescalation:
+    """Apply the checks' authority to a de-escalation value from the LLM: a
+    blocking phrase or blame found by a check cannot calm the customer, and
+    another violation found by a check cannot calm them either."""
+    value = max(-2, min(2, value))
+    violations = [
+        c for c in INFLAMING if criteria[c].verdict == "missed" and criteria[c].source == "check"
+    ]
+    if any(c in violations for c in _NEVER_CALMS):
+        value = min(value, -1)
+    elif violations:
+        value = min(value, 0)
+    return value  # type: ignore[return-value]
+
+
+def reason(grade: Grade, delta: int, language: Language) -> str:
+    """Why the mood moved by ``delta`` (positive: angrier), in the conversation's language."""
+    if delta > 0:
+        for c in _BY_RANK:
+            if c.mood and c.mood.when_missed and grade.verdict(c.id) == "missed":
+                return c.mood.when_missed[language]
+        return _NEUTRAL["worse"][language]
+    if delta < 0:
+        for c in _BY_RANK:
+            if c.mood and c.mood.when_met and grade.verdict(c.id) == "met":
+                return c.mood.when_met[language]
+        return _NEUTRAL["better"][language]
+    return _NEUTRAL["same"][language]
+
+
+def resolution_offered(grades: Sequence[Grade]) -> bool:
+    """Satisfied means calm *and* given a way forward at some point: a solution
+    or a concrete time for one."""
+    return any(
+        g.verdict("propose_solution") == "met" or g.verdict("concrete_timeline") == "met"
+        for g in grades
+    )
+
+
+def end_by_mood(
+    mood: int, *, calm_at: int, walkout_at: int, grades: Sequence[Grade]
+) -> MoodEnd | None:
+    """Whether the mood ends the session: past the walk-out limit, or calm with
+    a way forward offered."""
+    if mood >= walkout_at:
+        return "walkout"
+    if mood <= calm_at and resolution_offered(grades):
+        return "calm"
+    return None
