@@ -47,7 +47,9 @@ class Case(BaseModel):
     def _known_criteria(cls, expect: dict[str, Verdict]) -> dict[str, Verdict]:
         unknown = [c for c in expect if c not in CRITERIA_BY_ID]
         if unknown:
-            raise ValueError(f"unknown criterion {', '.join(unknown)} (see RUBRIC.md for the ids)")
+            raise ValueError(
+                f"unknown criterion {', '.join(unknown)}; use one of the ids in bot/rubric.yaml"
+            )
         return expect
 
     @model_validator(mode="after")

@@ -16,6 +16,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The project checkout: prompts/, personas/ and evals/ live beside bot/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Where an installed wheel keeps its copies of prompts/ and personas/.
+PACKAGED_DATA = Path(__file__).resolve().parent / "_data"
+
+
+def _shipped(name: str) -> Path:
+    """The checkout's folder when running from one, else the wheel's copy."""
+    checkout = PROJECT_ROOT / name
+    return checkout if checkout.is_dir() else PACKAGED_DATA / name
+
 
 #: The value Chainlit's CI mode writes into OPENAI_API_KEY. It is not a key.
 CHAINLIT_FAKE_KEY = "sk-FAKE-OPENAI-API-KEY"
@@ -73,8 +82,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default: SQLite in data_dir."
     )
-    personas_dir: Path = PROJECT_ROOT / "personas"
-    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    personas_dir: Path = Field(default_factory=lambda: _shipped("personas"))
+    prompts_dir: Path = Field(default_factory=lambda: _shipped("prompts"))
     lexicon_dir: Path = Field(
         default=Path(__file__).resolve().parent / "lexicon",
         description="The checks' phrase lists (fr.txt, en.txt).",

@@ -1,4 +1,4 @@
-"""The deterministic checks: RUBRIC.md's examples and tricky cases, in both languages.
+"""The deterministic checks: the rubric's own examples and tricky cases, in both languages.
 
 Each row: language, the trainee's turn, the expected verdicts (and, where it
 matters, the evidence the finding must quote). History is one angry customer
@@ -30,7 +30,7 @@ def evidence(
     return run_checks(turn, language, history).checks_only_criteria()[criterion].evidence  # type: ignore[arg-type]
 
 
-# --- RUBRIC.md's own examples --------------------------------------------------------
+# --- the rubric's own examples ----------------------------------------------------------
 
 RUBRIC_EXAMPLES = [
     (

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from bot.errors import PersonaError
+from bot.mood import mood_band
 from bot.personas import (
     load_catalog,
     load_persona_file,
-    mood_band,
     parse_persona,
     persona_json_schema_text,
 )

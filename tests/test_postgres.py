@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.events import GradeReady
 from bot.runtime import Runtime
-from bot.session import GradeReady
 from bot.settings import Settings
 from bot.storage import Store
 from bot.users import Accounts

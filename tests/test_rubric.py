@@ -14,7 +14,7 @@ from bot import prompts
 from bot.checks import CODED_CRITERIA
 from bot.errors import RubricError
 from bot.lexicon import LIST_NAMES, load_lexicon
-from bot.mood import INFLAMING, SOOTHING, cap_deescalation, estimate_deescalation
+from bot.mood import INFLAMING, SOOTHING
 from bot.rubric import (
     CHECK_CRITERIA,
     CRITERIA,
@@ -100,27 +100,6 @@ def test_grade_requires_every_criterion_and_keeps_rubric_order() -> None:
         assert "thank_close" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("a grade without every criterion must not validate")
-
-
-def test_deescalation_estimate_and_caps() -> None:
-    assert estimate_deescalation(results(apologize="met", acknowledge_emotion="met")) == 2
-    assert estimate_deescalation(results(apologize="met")) == 1
-    assert estimate_deescalation(results(no_blocking_phrase="missed")) == -2
-    # A blocking phrase never calms, whatever else the turn does.
-    assert (
-        estimate_deescalation(
-            results(
-                apologize="met",
-                acknowledge_emotion="met",
-                reformulate="met",
-                no_blocking_phrase="missed",
-            )
-        )
-        == -1
-    )
-    assert cap_deescalation(2, results(no_blocking_phrase="missed")) == -1
-    assert cap_deescalation(2, results(no_filler="missed")) == 0
-    assert cap_deescalation(1, results(apologize="met")) == 1
 
 
 # --- the rubric data: complete, and agreed on by the prompt, the checks and the lists ----

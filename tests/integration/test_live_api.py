@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.events import CustomerSaid, GradeReady
 from bot.runtime import Runtime
-from bot.session import CustomerSaid, GradeReady
 from tests.conftest import ORIGINAL_ENV
 
 pytestmark = pytest.mark.live_api

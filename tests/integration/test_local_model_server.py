@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
+from bot.events import CustomerChunk, CustomerSaid, Failure, GradeReady, MoodChanged
 from bot.rubric import CRITERION_IDS
 from bot.runtime import Runtime
-from bot.session import CustomerChunk, CustomerSaid, Failure, GradeReady, MoodChanged
 
 pytestmark = pytest.mark.llm_server
 
