@@ -14,7 +14,7 @@ from chainlit.context import ChainlitContext, context_var
 from chainlit.session import WebsocketSession
 from chainlit.user import PersistedUser
 
-import bot.app as app_module
+import bot.web.handlers as app_module
 from bot.backends import Backend, bind_structured
 from bot.grader import Grader
 from bot.runtime import Runtime

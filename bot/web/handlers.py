@@ -1,7 +1,7 @@
 """The Chainlit app: thin handlers that read the session, call the engine, render.
 
 Started by `coach run` (which prepares the database, the auth secret and the
-app root). Everything shown is built in bot/views.py; everything done is in
+app root). Everything shown is built in bot/web/chat_view.py; everything done is in
 the session engine.
 """
 
@@ -20,7 +20,6 @@ from chainlit.oauth_providers import get_configured_oauth_providers
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
-from bot import views
 from bot.errors import CoachError
 from bot.hints import hint_for
 from bot.personas import Persona
@@ -37,6 +36,7 @@ from bot.session import (
 )
 from bot.settings import get_settings
 from bot.users import Accounts
+from bot.web import chat_view as views
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from bot.settings import PROJECT_ROOT, Settings
 from bot.storage import Store
 from bot.users import Accounts, generate_password
 
-APP = Path(__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parent / "handlers.py"
 DEMO_USERS = (("demo", "trainee"), ("trainer", "trainer"))
 
 
