@@ -149,3 +149,11 @@ def test_dates_follow_the_language() -> None:
     assert format_datetime(when, "fr") == format_datetime(when, "en") == "2026-03-09 14:05"
     assert format_datetime(when, "fr", "short") == "09/03 14:05"
     assert format_datetime(when, "en", "short") == "03-09 14:05"
+
+
+def test_the_web_layer_has_no_language_branches() -> None:
+    # Typography and wording per language live in bot/i18n only.
+    web = HERE.parent / "web"
+    for path in [*web.glob("*.py"), HERE.parent / "debrief.py"]:
+        source = path.read_text(encoding="utf-8")
+        assert '== "fr"' not in source and "== 'fr'" not in source, path.name
