@@ -1,7 +1,7 @@
 """The tables Chainlit's SQLAlchemy data layer expects, created beside ours.
 
 Chainlit publishes this schema as SQL for PostgreSQL and leaves creating it to
-the app. Two fixes are folded in (see STACK_NOTES): the `steps` table has the
+the app. Two fixes are folded in: the `steps` table has the
 `defaultOpen` and `autoCollapse` columns (without them no step is saved), and
 `modes` and `command` for newer messages. On SQLite, JSON and arrays are TEXT.
 """

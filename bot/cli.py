@@ -185,7 +185,7 @@ def run(
     """Start the web app."""
     from bot.backends import OFFLINE_HELP, resolve_backend
     from bot.settings import get_settings
-    from bot.webapp import ensure_demo_accounts, launch, prepare
+    from bot.web.launch import ensure_demo_accounts, launch, prepare
 
     settings = get_settings()
     backend = resolve_backend(settings)

@@ -8,21 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from bot.i18n import t
 from bot.rubric import CRITERIA_BY_ID, CRITERION_IDS, Grade, Language
 
 EndReason = Literal["calm", "walkout", "trainee"]
-
-OUTCOME_TEXT: dict[str, dict[Language, str]] = {
-    "calm": {
-        "fr": "Le client est reparti apaisé et satisfait.",
-        "en": "The customer left calm and satisfied.",
-    },
-    "walkout": {
-        "fr": "Le client a mis fin à l'échange, à bout de patience.",
-        "en": "The customer walked out, out of patience.",
-    },
-    "trainee": {"fr": "Vous avez mis fin à la session.", "en": "You ended the session."},
-}
 
 
 class TurnSummary(BaseModel):
@@ -143,7 +132,7 @@ def build_debrief(
         )
     return Debrief(
         outcome=outcome,
-        outcome_text=OUTCOME_TEXT[outcome][language],
+        outcome_text=t(f"outcome.{outcome}", language),
         language=language,
         turns=len(per_turn),
         average_score=round(sum(graded) / len(graded)) if graded else None,

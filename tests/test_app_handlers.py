@@ -14,7 +14,7 @@ from chainlit.context import ChainlitContext, context_var
 from chainlit.session import WebsocketSession
 from chainlit.user import PersistedUser
 
-import bot.app as app_module
+import bot.web.handlers as handlers
 from bot.backends import Backend, bind_structured
 from bot.grader import Grader
 from bot.runtime import Runtime
@@ -54,7 +54,7 @@ class Browser:
 async def page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Browser]:
     runtime = Runtime.create(settings)
     await runtime.store.init()
-    monkeypatch.setattr(app_module, "runtime", runtime)
+    monkeypatch.setattr(handlers, "runtime", runtime)
     session = Mock(spec=WebsocketSession)
     session.id = "session-1"
     session.thread_id = "0b6f3f35-7d3f-4bd2-9d36-1c4a1f0d2c11"
@@ -90,17 +90,17 @@ async def say(text: str) -> None:
     import chainlit as cl
 
     message = cl.Message(content=text, author="alice", type="user_message")
-    await app_module.on_message(message)
+    await handlers.on_message(message)
 
 
 async def test_a_turn_shows_the_reply_the_grade_and_the_mood(
     page: Browser, settings: Settings
 ) -> None:
-    await app_module.on_chat_start()
+    await handlers.on_chat_start()
     assert any("Hors ligne" in t or "hors ligne" in t for t in page.texts())
     await say("Calmez-vous, quel est votre numéro de commande ?")
     step = page.steps()[-1]
-    assert step["name"].startswith("Note : ")
+    assert step["name"].startswith("Note\u00a0: ")
     assert "Aucune phrase bloquante" in step["output"] and "Calmez-vous" in step["output"]
     elements = page.payloads("set_sidebar_elements")
     props = elements[-1]["elements"][0]["props"]
@@ -116,8 +116,8 @@ async def test_a_model_failure_mid_reply_keeps_the_message_and_says_so(
             yield "Je... "
             raise ConnectionError("the model server went away")
 
-    monkeypatch.setattr(app_module.runtime, "customer", lambda persona, **_: Failing(persona))
-    await app_module.on_chat_start()
+    monkeypatch.setattr(handlers.runtime, "customer", lambda persona, **_: Failing(persona))
+    await handlers.on_chat_start()
     await say("Je suis vraiment désolée pour Filou.")
     assert rows(
         settings, "select role, content, status from coach_messages where role = 'trainee'"
@@ -136,8 +136,8 @@ async def test_a_grade_that_fails_is_shown_as_ungraded(
         BACKEND,
         model_factory=lambda schema: bind_structured(chat, schema, "function_calling", 3),
     )
-    monkeypatch.setattr(app_module.runtime, "_grader", grader)
-    await app_module.on_chat_start()
+    monkeypatch.setattr(handlers.runtime, "_grader", grader)
+    await handlers.on_chat_start()
     await say("Je suis désolée, je regarde votre commande.")
     step = page.steps()[-1]
     assert step["name"] == "Non noté"
@@ -148,22 +148,22 @@ async def test_a_grade_that_fails_is_shown_as_ungraded(
 async def test_hint_and_end_commands(page: Browser) -> None:
     import chainlit as cl
 
-    await app_module.on_chat_start()
+    await handlers.on_chat_start()
     await say("Calmez-vous.")
-    await app_module.on_message(cl.Message(content="/hint", author="alice"))
+    await handlers.on_message(cl.Message(content="/hint", author="alice"))
     assert any("Indice" in t for t in page.texts())
-    await app_module.on_message(cl.Message(content="/end", author="alice"))
+    await handlers.on_message(cl.Message(content="/end", author="alice"))
     debrief = next(p for p in page.payloads("new_message") if "## Bilan" in p.get("output", ""))
     assert "Trois axes de progrès" in debrief["output"]
     assert {e["type"] for e in page.payloads("element")} >= {"plotly", "file"}
 
 
 async def test_sign_in_checks_the_password(page: Browser, settings: Settings) -> None:
-    await Accounts(app_module.runtime.store).add("carol", "trainer", "long-enough-1")
-    user = await app_module.sign_in("carol", "long-enough-1")
+    await Accounts(handlers.runtime.store).add("carol", "trainer", "long-enough-1")
+    user = await handlers.sign_in("carol", "long-enough-1")
     assert user is not None and user.metadata == {"role": "trainer"}
-    assert await app_module.sign_in("carol", "wrong-password") is None
-    assert await app_module.sign_in("nobody", "long-enough-1") is None
+    assert await handlers.sign_in("carol", "wrong-password") is None
+    assert await handlers.sign_in("nobody", "long-enough-1") is None
     stored = rows(settings, "select password_hash from coach_users")[0][0]
     assert stored.startswith("scrypt$") and "long-enough-1" not in stored
 
@@ -171,23 +171,55 @@ async def test_sign_in_checks_the_password(page: Browser, settings: Settings) ->
 async def test_profiles_follow_the_browser_language_and_the_role(page: Browser) -> None:
     trainee = Mock(metadata={"role": "trainee"})
     trainer = Mock(metadata={"role": "trainer"})
-    french_first = await app_module.chat_profiles(trainee, "fr-FR")
+    french_first = await handlers.chat_profiles(trainee, "fr-FR")
     assert french_first[0].name.startswith("fr-") and french_first[-1].name.startswith("en-")
-    assert (await app_module.chat_profiles(trainee, "en-GB"))[0].name.startswith("en-")
-    assert app_module.DASHBOARD not in [p.name for p in french_first]
-    assert (await app_module.chat_profiles(trainer, "fr-FR"))[-1].name == app_module.DASHBOARD
+    assert (await handlers.chat_profiles(trainee, "en-GB"))[0].name.startswith("en-")
+    assert handlers.DASHBOARD not in [p.name for p in french_first]
+    assert (await handlers.chat_profiles(trainer, "fr-FR"))[-1].name == handlers.DASHBOARD
 
 
 async def test_oauth_identities_get_a_role(page: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     import chainlit as cl
 
-    settings = app_module.runtime.settings.model_copy(update={"oauth_trainers": "Boss@Example.org"})
-    monkeypatch.setattr(app_module.runtime, "settings", settings)
-    trainer = await app_module.oauth_sign_in(
+    settings = handlers.runtime.settings.model_copy(update={"oauth_trainers": "Boss@Example.org"})
+    monkeypatch.setattr(handlers.runtime, "settings", settings)
+    trainer = await handlers.oauth_sign_in(
         "github", "t", {}, cl.User(identifier="boss@example.org")
     )
-    trainee = await app_module.oauth_sign_in(
-        "github", "t", {}, cl.User(identifier="kim@example.org")
-    )
+    trainee = await handlers.oauth_sign_in("github", "t", {}, cl.User(identifier="kim@example.org"))
     assert trainer is not None and trainer.metadata["role"] == "trainer"
     assert trainee is not None and trainee.metadata["role"] == "trainee"
+
+
+async def test_a_trainer_sees_the_dashboard_and_opens_a_transcript(page: Browser) -> None:
+    import chainlit as cl
+
+    await handlers.on_chat_start()
+    await say("Calmez-vous, quel est votre numéro de commande ?")
+    session = cl.context.session
+    session.chat_profile = handlers.DASHBOARD
+    session.user.identifier, session.user.metadata = "tina", {"role": "trainer"}
+    await handlers.on_chat_start()
+    board = page.texts()[-1]
+    assert board.startswith("## Tableau de bord formateur")
+    assert "| alice | Monique, son chien Filou est mort |" in board
+    (action,) = [a for a in page.payloads("action") if a["name"] == "open_session"]
+    assert action["label"].startswith("Ouvrir\u00a0: alice")
+    assert {e["name"] for e in page.payloads("element")} >= {"progress"}
+
+    await handlers.open_session(cl.Action(name="open_session", payload=action["payload"]))
+    transcript = page.texts()[-1]
+    assert transcript.startswith("# Monique, son chien Filou est mort")
+    assert "**Stagiaire**\u00a0: Calmez-vous, quel est votre numéro de commande ?" in transcript
+    assert page.payloads("element")[-1]["name"].endswith(".json")
+
+
+async def test_a_trainee_cannot_open_a_transcript(page: Browser) -> None:
+    import chainlit as cl
+
+    await handlers.on_chat_start()
+    await say("Bonjour.")
+    (row,) = await handlers.runtime.store.list_sessions()
+    before = len(page.messages())
+    await handlers.open_session(cl.Action(name="open_session", payload={"session": row.id}))
+    assert len(page.messages()) == before

@@ -1,5 +1,5 @@
 // The customer's mood, shown in the side panel and updated after each grade.
-// Props (set by bot/views.py): mood, max, band, label, delta, reason,
+// Props (set by bot/web/chat_view.py, mood_props): mood, max, band, label, delta, reason,
 // history (moods so far), calmAt, walkoutAt, title, scaleLow, scaleHigh.
 export default function MoodMeter() {
   const mood = props.mood ?? 0;

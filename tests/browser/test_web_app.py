@@ -285,7 +285,7 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         await dashboard.wait_for(timeout=WAIT)
         table = await dashboard.inner_text()
         assert "alice" in table and "Monique" in table
-        open_alice = page.get_by_role("button", name=re.compile("Ouvrir: alice")).first
+        open_alice = page.get_by_role("button", name=re.compile(r"Ouvrir\s*: alice")).first
         await open_alice.wait_for(timeout=WAIT)
         await open_alice.click()
         transcript = page.locator('.step[data-step-type="assistant_message"]').filter(

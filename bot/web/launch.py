@@ -18,7 +18,8 @@ from bot.settings import PROJECT_ROOT, Settings
 from bot.storage import Store
 from bot.users import Accounts, generate_password
 
-APP = Path(__file__).resolve().parent / "app.py"
+#: The file Chainlit runs: it loads it by path, not as a module of this package.
+HANDLERS = Path(__file__).resolve().parent / "handlers.py"
 DEMO_USERS = (("demo", "trainee"), ("trainer", "trainer"))
 
 
@@ -93,7 +94,7 @@ def launch(settings: Settings, host: str, port: int, headless: bool) -> None:
     config.run.headless = headless
     config.run.host = host
     config.run.port = port
-    run_chainlit(str(APP))
+    run_chainlit(str(HANDLERS))
 
 
 def prepare(settings: Settings) -> int:

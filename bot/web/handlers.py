@@ -1,15 +1,16 @@
-"""The Chainlit app: thin handlers that read the session, call the engine, render.
+"""The Chainlit app: thin handlers that read the user session, call the engine, render.
 
-Started by `coach run` (which prepares the database, the auth secret and the
-app root). Everything shown is built in bot/views.py; everything done is in
-the session engine.
+Started by `coach run` (bot/web/launch.py prepares the database, the auth
+secret and the app root, then points Chainlit at this file). What is shown is
+built in the bot/web view modules from the strings in bot/i18n; what is done
+is in the session engine; what trainers see is aggregated in
+bot/web/dashboard.py. Nothing here computes, words or queries anything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +21,9 @@ from chainlit.oauth_providers import get_configured_oauth_providers
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
-from bot import views
 from bot.errors import CoachError
 from bot.hints import hint_for
+from bot.i18n import Language, t, ui_language
 from bot.personas import Persona
 from bot.rubric import Grade
 from bot.runtime import Runtime
@@ -37,12 +38,15 @@ from bot.session import (
 )
 from bot.settings import get_settings
 from bot.users import Accounts
+from bot.web import chat_view, dashboard, debrief_view, transcripts
 
 log = logging.getLogger(__name__)
 
 DASHBOARD = "trainer-dashboard"
 RESUME_SETTLE_SECONDS = 1.0
 STAFF = ("trainer", "evaluator")
+#: Easy scenarios first in the picker.
+DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}
 
 runtime = Runtime.create(get_settings())
 
@@ -95,26 +99,37 @@ def role_of(user: cl.User | cl.PersistedUser | None) -> str:
     return str((user.metadata or {}).get("role", "trainee")) if user else "trainee"
 
 
-def current_ui() -> views.UI:
+def browser_language() -> Language:
     environ = getattr(cl.context.session, "environ", None) or {}
-    return views.ui_language(environ.get("HTTP_ACCEPT_LANGUAGE"))
+    return ui_language(environ.get("HTTP_ACCEPT_LANGUAGE"))
+
+
+def session_language() -> Language:
+    """The UI language chosen when the chat started (the browser's)."""
+    lang: Language | None = cl.user_session.get("lang")
+    return lang or browser_language()
+
+
+def coach_message(content: str, lang: Language, **extra: Any) -> cl.Message:
+    return cl.Message(author=t("coach", lang), content=content, **extra)
 
 
 @cl.set_chat_profiles
 async def chat_profiles(user: cl.User | None, language: str | None = None) -> list[cl.ChatProfile]:
-    ui = views.ui_language(language)
+    lang = ui_language(language)
     allowed = runtime.settings.allowed_persona_languages
     personas = [
         p for p in runtime.catalog.personas.values() if not allowed or p.language in allowed
     ]
     # The browser's language first, then the other; easy scenarios first.
-    order = {"easy": 0, "medium": 1, "hard": 2}
-    personas.sort(key=lambda p: (p.language != ui, p.language, order[p.difficulty], p.name))
+    personas.sort(
+        key=lambda p: (p.language != lang, p.language, DIFFICULTY_ORDER[p.difficulty], p.name)
+    )
     profiles = [
         cl.ChatProfile(
             name=p.id,
-            display_name=views.profile_display_name(p),
-            markdown_description=views.profile_description(p, ui),
+            display_name=chat_view.profile_display_name(p),
+            markdown_description=chat_view.profile_description(p, lang),
             default=i == 0,
         )
         for i, p in enumerate(personas)
@@ -123,8 +138,8 @@ async def chat_profiles(user: cl.User | None, language: str | None = None) -> li
         profiles.append(
             cl.ChatProfile(
                 name=DASHBOARD,
-                display_name=views.t("dashboard", ui),
-                markdown_description=views.t("dashboard_desc", ui),
+                display_name=t("dashboard.title", lang),
+                markdown_description=t("dashboard.description", lang),
             )
         )
     return profiles
@@ -133,41 +148,40 @@ async def chat_profiles(user: cl.User | None, language: str | None = None) -> li
 # --- a session --------------------------------------------------------------------------
 
 
-async def show_mood(persona: Persona, ui: views.UI, *, delta: int = 0, reason: str = "") -> None:
+async def show_mood(persona: Persona, lang: Language, *, delta: int = 0, reason: str = "") -> None:
     history: list[int] = cl.user_session.get("mood_history") or []
     mood = history[-1] if history else persona.mood.start
     element = cl.CustomElement(
         name="MoodMeter",
         display="side",
-        props=views.mood_props(persona, mood, ui, delta=delta, reason=reason, history=history),
+        props=chat_view.mood_props(
+            persona, mood, lang, delta=delta, reason=reason, history=history
+        ),
     )
     await cl.ElementSidebar.set_elements([element], key=f"mood-{len(history)}")
-    await cl.ElementSidebar.set_title(views.t("mood", ui))
+    await cl.ElementSidebar.set_title(t("mood.title", lang))
 
 
-async def report_persona_errors(ui: views.UI) -> None:
+async def report_persona_errors(lang: Language) -> None:
     errors = runtime.catalog.errors
     if errors and role_of(cl.user_session.get("user")) in STAFF:
-        lines = "\n".join(f"- `{e}`" for e in errors)
-        await cl.Message(
-            author="Coach", content=f"**{views.t('persona_errors', ui)}**\n\n{lines}"
-        ).send()
+        await coach_message(chat_view.persona_errors_markdown(errors, lang), lang).send()
 
 
 @cl.on_chat_start
 async def on_chat_start() -> None:
-    ui = current_ui()
-    cl.user_session.set("ui", ui)
+    lang = browser_language()
+    cl.user_session.set("lang", lang)
     profile = cl.user_session.get("chat_profile")
     user = cl.user_session.get("user")
     if profile == DASHBOARD and role_of(user) in STAFF:
-        await show_dashboard(ui)
+        await show_dashboard(lang)
         return
     persona = runtime.catalog.personas.get(profile or "")
     if persona is None:
-        await cl.Message(author="Coach", content=views.t("unknown_profile", ui)).send()
+        await coach_message(t("unknown_profile", lang), lang).send()
         return
-    await report_persona_errors(ui)
+    await report_persona_errors(lang)
     engine = runtime.engine(
         persona,
         user_id=user.identifier if user else None,
@@ -177,18 +191,18 @@ async def on_chat_start() -> None:
     cl.user_session.set("engine", engine)
     cl.user_session.set("mood_history", [engine.mood])
     if runtime.backend.offline:
-        await cl.Message(author="Coach", content=views.t("offline", ui)).send()
-    await cl.Message(author="Coach", content=views.scenario_intro(persona, ui)).send()
+        await coach_message(t("offline", lang), lang).send()
+    await coach_message(chat_view.scenario_intro(persona, lang), lang).send()
     opening = cl.Message(author=persona.name, content=engine.history[0].content)
-    await offer_actions(opening, ui)
+    await offer_actions(opening, lang)
     await opening.send()
-    await show_mood(persona, ui)
+    await show_mood(persona, lang)
 
 
 @cl.on_chat_resume
 async def on_chat_resume(thread: ThreadDict) -> None:
-    ui = current_ui()
-    cl.user_session.set("ui", ui)
+    lang = browser_language()
+    cl.user_session.set("lang", lang)
     row = await runtime.store.find_by_thread(thread["id"])
     if row is None:
         return  # a dashboard thread: nothing to continue
@@ -199,17 +213,17 @@ async def on_chat_resume(thread: ThreadDict) -> None:
     # Chainlit replays the stored thread into the page *after* this handler
     # returns, which clears the side panel and the actions sent from here: send
     # them once the replay is on its way.
-    cl.user_session.set("resume_task", asyncio.create_task(after_resume(engine, ui)))
+    cl.user_session.set("resume_task", asyncio.create_task(after_resume(engine, lang)))
 
 
-async def after_resume(engine: SessionEngine, ui: views.UI) -> None:
+async def after_resume(engine: SessionEngine, lang: Language) -> None:
     await asyncio.sleep(RESUME_SETTLE_SECONDS)
-    await show_mood(engine.persona, ui)
+    await show_mood(engine.persona, lang)
     if engine.ended:
-        await cl.Message(author="Coach", content=views.t("ended", ui)).send()
+        await coach_message(t("session.ended", lang), lang).send()
         return
-    resumed = cl.Message(author="Coach", content=views.t("resumed", ui, name=engine.persona.name))
-    await offer_actions(resumed, ui)
+    resumed = coach_message(t("session.resumed", lang, name=engine.persona.name), lang)
+    await offer_actions(resumed, lang)
     await resumed.send()
 
 
@@ -225,14 +239,14 @@ async def on_end(action: cl.Action) -> None:
         await finish(engine, await engine.end("trainee"))
 
 
-async def offer_actions(message: cl.Message, ui: views.UI) -> None:
+async def offer_actions(message: cl.Message, lang: Language) -> None:
     """Hint and End buttons under the customer's latest line (and only there)."""
     for old in cl.user_session.get("actions") or []:
         if isinstance(old, cl.Action):  # a resumed session restores only JSON, not objects
             await old.remove()
     actions = [
-        cl.Action(name="hint", payload={}, label=views.t("hint_button", ui), icon="lightbulb"),
-        cl.Action(name="end_session", payload={}, label=views.t("end_button", ui), icon="flag"),
+        cl.Action(name="hint", payload={}, label=t("actions.hint", lang), icon="lightbulb"),
+        cl.Action(name="end_session", payload={}, label=t("actions.end", lang), icon="flag"),
     ]
     message.actions = actions
     cl.user_session.set("actions", actions)
@@ -240,22 +254,22 @@ async def offer_actions(message: cl.Message, ui: views.UI) -> None:
 
 async def give_hint() -> None:
     engine: SessionEngine | None = cl.user_session.get("engine")
-    ui: views.UI = cl.user_session.get("ui") or "en"
     if engine is None:
         return
-    text = hint_for(engine.persona, engine.grades)
-    await cl.Message(author="Coach", content=views.t("hint", ui, text=text)).send()
+    lang = session_language()
+    hint = hint_for(engine.persona, engine.grades)
+    await coach_message(chat_view.hint_text(hint, lang), lang).send()
 
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
-    ui: views.UI = cl.user_session.get("ui") or current_ui()
+    lang = session_language()
     engine: SessionEngine | None = cl.user_session.get("engine")
     text = message.content.strip()
     # Typed as text: Chainlit's command chips need a second Enter, which trainees miss.
     command = text[1:].lower() if text.lower() in ("/hint", "/end") else ""
     if engine is None:
-        await cl.Message(author="Coach", content=views.t("unknown_profile", ui)).send()
+        await coach_message(t("unknown_profile", lang), lang).send()
         return
     if command == "hint":
         await give_hint()
@@ -265,33 +279,31 @@ async def on_message(message: cl.Message) -> None:
             await finish(engine, await engine.end("trainee"))
         return
     if engine.ended:
-        await cl.Message(author="Coach", content=views.t("ended", ui)).send()
+        await coach_message(t("session.ended", lang), lang).send()
         return
     try:
-        await play_turn(engine, message, ui)
+        await play_turn(engine, message, lang)
     except CoachError as exc:
-        await cl.Message(author="Coach", content=str(exc)).send()
+        await coach_message(str(exc), lang).send()
     if len(engine.turns) == 1:
-        await name_thread(engine)
+        await name_thread(engine, lang)
 
 
-async def name_thread(engine: SessionEngine) -> None:
-    """Threads are named after the scenario, not after the first reply."""
+async def name_thread(engine: SessionEngine, lang: Language) -> None:
     layer = get_data_layer()
     thread_id = cl.context.session.thread_id
     if layer is not None and thread_id:
-        await layer.update_thread(
-            thread_id, name=f"{engine.persona.name} · {datetime.now():%d/%m %H:%M}"
-        )
+        name = chat_view.thread_name(engine.persona, datetime.now(), lang)
+        await layer.update_thread(thread_id, name=name)
 
 
-async def play_turn(engine: SessionEngine, message: cl.Message, ui: views.UI) -> None:
+async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) -> None:
     persona = engine.persona
     reply: cl.Message | None = None
     # The grade's step is opened at once, so it sits right under the trainee's
     # message whatever arrives first, and is filled in when the grade is ready.
     grading = cl.Step(
-        name=views.t("grading", ui), type="tool", parent_id=message.id, default_open=False
+        name=t("grade.grading", lang), type="tool", parent_id=message.id, default_open=False
     )
     await grading.send()
     async for event in engine.turn(message.content):
@@ -305,7 +317,7 @@ async def play_turn(engine: SessionEngine, message: cl.Message, ui: views.UI) ->
             else:
                 reply.content = event.content
                 if event.status != "partial":
-                    await offer_actions(reply, ui)
+                    await offer_actions(reply, lang)
                 # A streamed reply cut by a failure, or replaced by the guard, is rewritten.
                 if event.status in ("partial", "replaced"):
                     await reply.update()
@@ -313,143 +325,101 @@ async def play_turn(engine: SessionEngine, message: cl.Message, ui: views.UI) ->
                     await reply.send()
                 reply = None
         elif isinstance(event, GradeReady):
-            await show_grade(grading, event.grade, ui)
+            await show_grade(grading, event.grade, lang)
         elif isinstance(event, MoodChanged):
             history: list[int] = cl.user_session.get("mood_history") or []
             cl.user_session.set("mood_history", [*history, event.after])
-            await show_mood(persona, ui, delta=event.delta, reason=event.reason)
+            await show_mood(persona, lang, delta=event.delta, reason=event.reason)
         elif isinstance(event, Failure):
-            await cl.Message(author="Coach", content=f"⚠️ {event.message}").send()
+            await coach_message(chat_view.failure_text(event.message, lang), lang).send()
         elif isinstance(event, SessionEnded):
             await finish(engine, event)
 
 
-async def show_grade(step: cl.Step, grade: Grade, ui: views.UI) -> None:
-    step.name = views.grade_title(grade, ui)
-    step.output = views.grade_markdown(grade, ui)
+async def show_grade(step: cl.Step, grade: Grade, lang: Language) -> None:
+    step.name = chat_view.grade_title(grade, lang)
+    step.output = chat_view.grade_markdown(grade, lang)
     step.end = utc_now()
     await step.update()
 
 
+def markdown_download(data: dict[str, Any], stem: str, when: datetime, lang: Language) -> Any:
+    """The graded transcript to read."""
+    return cl.File(
+        name=transcripts.transcript_filename(stem, when, "md"),
+        content=transcripts.transcript_markdown(data, lang).encode(),
+        display="inline",
+        mime="text/markdown",
+    )
+
+
+def json_download(data: dict[str, Any], stem: str, when: datetime) -> Any:
+    """The graded transcript to process."""
+    return cl.File(
+        name=transcripts.transcript_filename(stem, when, "json"),
+        content=transcripts.transcript_json(data).encode(),
+        display="inline",
+        mime="application/json",
+    )
+
+
 async def finish(engine: SessionEngine, ended: SessionEnded) -> None:
-    ui: views.UI = cl.user_session.get("ui") or "en"
+    lang = session_language()
     assert engine.session_id is not None
     stored = await runtime.store.load(engine.session_id)
     assert stored is not None
-    data = views.transcript(stored, engine.persona)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M")
-    elements: list[Any] = [
-        cl.Plotly(
-            name="debrief-chart",
-            figure=views.debrief_figure(ended.debrief, ui),
-            display="inline",
-            size="large",
-        ),
-        cl.File(
-            name=f"transcript-{engine.persona.id}-{stamp}.md",
-            content=views.transcript_markdown(data, ui).encode(),
-            display="inline",
-            mime="text/markdown",
-        ),
-        cl.File(
-            name=f"transcript-{engine.persona.id}-{stamp}.json",
-            content=views.transcript_json(data).encode(),
-            display="inline",
-            mime="application/json",
-        ),
-    ]
-    await cl.Message(
-        author="Coach", content=views.debrief_markdown(ended.debrief, ui), elements=elements
-    ).send()
+    data = transcripts.transcript(stored, engine.persona)
+    chart = cl.Plotly(
+        name="debrief-chart",
+        figure=debrief_view.debrief_figure(ended.debrief, lang),
+        display="inline",
+        size="large",
+    )
+    now, stem = datetime.now(), engine.persona.id
+    files = [markdown_download(data, stem, now, lang), json_download(data, stem, now)]
+    content = debrief_view.debrief_markdown(ended.debrief, lang)
+    await coach_message(content, lang, elements=[chart, *files]).send()
 
 
 # --- trainers ----------------------------------------------------------------------------
 
 
-async def show_dashboard(ui: views.UI) -> None:
-    store = runtime.store
-    grades = await store.grades_for_sessions([r.id for r in await store.list_sessions()])
-    # Sessions where nobody replied yet (a scenario opened and left) are noise here.
-    replied = {g.session_id for g in grades}
-    rows = [r for r in await store.list_sessions() if r.id in replied]
-    names = {p.id: p.name for p in runtime.catalog.personas.values()}
-    by_session: dict[str, list[int]] = defaultdict(list)
-    per_trainee: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
-    owner = {r.id: r.user_id or "–" for r in rows}
-    for g in grades:
-        if g.score is not None:
-            by_session[g.session_id].append(g.score)
-        counts = per_trainee[owner[g.session_id]]
-        for cid, result in g.grade["criteria"].items():
-            met, missed = counts.get(cid, (0, 0))
-            counts[cid] = (
-                met + (result["verdict"] == "met"),
-                missed + (result["verdict"] == "missed"),
-            )
-    scores = {sid: round(sum(v) / len(v)) for sid, v in by_session.items() if v}
-    points: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for row in sorted(rows, key=lambda r: r.started_at):
-        if row.id in scores:
-            points[row.user_id or "–"].append(
-                (row.started_at.isoformat(timespec="minutes"), scores[row.id])
-            )
-    content = "\n\n".join(
-        filter(
-            None,
-            [
-                f"## {views.t('dashboard', ui)}",
-                f"### {views.t('sessions', ui)}",
-                views.sessions_table(rows, names, scores, ui),
-                f"### {views.t('progress', ui)}" if points else "",
-                views.criteria_progress_table(per_trainee, ui),
-            ],
-        )
-    )
+def persona_names() -> dict[str, str]:
+    return {p.id: p.name for p in runtime.catalog.personas.values()}
+
+
+async def show_dashboard(lang: Language) -> None:
+    data = await dashboard.load_dashboard(runtime.store)
+    names = persona_names()
     elements: list[Any] = []
-    if points:
-        elements.append(
-            cl.Plotly(
-                name="progress",
-                figure=views.progress_figure(points, ui),
-                display="inline",
-                size="large",
-            )
-        )
+    if data.progress:
+        figure = dashboard.progress_figure(data.progress, lang)
+        elements.append(cl.Plotly(name="progress", figure=figure, display="inline", size="large"))
     actions = [
         cl.Action(
             name="open_session",
-            payload={"session": r.id},
-            label=f"{views.t('open', ui)}: {r.user_id} · "
-            f"{names.get(r.persona_id, r.persona_id)} · "
-            f"{r.started_at:%m-%d %H:%M}",
+            payload={"session": row.id},
+            label=dashboard.open_label(row, names, lang),
         )
-        for r in rows[:30]
+        for row in data.sessions[: dashboard.OPEN_LIMIT]
     ]
-    await cl.Message(author="Coach", content=content, elements=elements, actions=actions).send()
-    await report_persona_errors(ui)
+    content = dashboard.dashboard_markdown(data, names, lang)
+    await coach_message(content, lang, elements=elements, actions=actions).send()
+    await report_persona_errors(lang)
 
 
 @cl.action_callback("open_session")
 async def open_session(action: cl.Action) -> None:
-    ui: views.UI = cl.user_session.get("ui") or "en"
     if role_of(cl.user_session.get("user")) not in STAFF:
         return
+    lang = session_language()
     stored = await runtime.store.load(str(action.payload.get("session")))
     if stored is None:
         return
     persona = runtime.catalog.personas.get(stored.row.persona_id)
     if persona is None:
         return
-    data = views.transcript(stored, persona)
-    await cl.Message(
-        author="Coach",
-        content=views.transcript_markdown(data, ui),
-        elements=[
-            cl.File(
-                name=f"transcript-{stored.row.id[:8]}.json",
-                content=views.transcript_json(data).encode(),
-                display="inline",
-                mime="application/json",
-            ),
-        ],
-    ).send()
+    data = transcripts.transcript(stored, persona)
+    download = json_download(data, stored.row.id[:8], stored.row.started_at)
+    content = transcripts.transcript_markdown(data, lang)
+    await coach_message(content, lang, elements=[download]).send()

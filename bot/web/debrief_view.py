@@ -1,0 +1,97 @@
+"""The end-of-session debrief as the web app shows it: markdown and a chart.
+
+The debrief itself (what went well, what to improve) is computed in
+bot.debrief; this only lays it out in the UI language.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from bot.debrief import Debrief
+from bot.i18n import Language, t
+from bot.personas import MOOD_MAX
+from bot.rubric import CRITERIA_BY_ID
+from bot.web.chat_view import NONE
+
+
+def debrief_markdown(debrief: Debrief, lang: Language) -> str:
+    average = NONE if debrief.average_score is None else f"{debrief.average_score}/100"
+    moods = " → ".join(map(str, debrief.mood_trajectory))
+    lines = [
+        f"## {t('debrief.title', lang)}",
+        "",
+        # The outcome in the UI language, like everything around it.
+        t("debrief.outcome", lang, outcome=t(f"outcome.{debrief.outcome}", lang)),
+        t("debrief.summary", lang, average=average, turns=debrief.turns, moods=moods),
+        "",
+    ]
+    if debrief.strengths:
+        lines += [f"### {t('debrief.strengths', lang)}", ""]
+        lines += [
+            f"- {CRITERIA_BY_ID[s.criterion].label[lang]} ({s.met}×)" for s in debrief.strengths
+        ]
+        lines.append("")
+    if debrief.improvements:
+        lines += [f"### {t('debrief.improve', lang)}", ""]
+        for n, item in enumerate(debrief.improvements, start=1):
+            criterion = CRITERIA_BY_ID[item.criterion]
+            improvement = t(
+                "debrief.improvement", lang, label=criterion.label[lang], tip=criterion.tip[lang]
+            )
+            lines.append(f"{n}. {improvement}")
+            lines.append(f"   - {t('debrief.you_said', lang, turn=item.turn, quote=item.quote)}")
+            if item.better_reply:
+                lines.append(f"   - {t('debrief.better', lang, reply=item.better_reply)}")
+        lines.append("")
+    if debrief.criteria:
+        lines += [
+            f"### {t('debrief.per_criterion', lang)}",
+            "",
+            f"| {t('debrief.criterion', lang)} | ✓ | ✗ |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {CRITERIA_BY_ID[c.criterion].label[lang]} | {c.met} | {c.missed} |"
+            for c in debrief.criteria
+        ]
+        lines.append("")
+    lines.append(t("debrief.downloads", lang))
+    return "\n".join(lines)
+
+
+def debrief_figure(debrief: Debrief, lang: Language) -> go.Figure:
+    """The mood after each reply (a line) over each reply's score (bars)."""
+    turns = list(range(0, len(debrief.mood_trajectory)))
+    score, mood, turn = (
+        t(k, lang) for k in ("debrief.score_axis", "mood.axis", "debrief.turn_axis")
+    )
+    figure = go.Figure()
+    figure.add_trace(
+        go.Bar(
+            x=turns[1:],
+            y=[s if s is not None else 0 for s in debrief.scores],
+            name=score,
+            marker_color="#6e7781",
+            opacity=0.5,
+            yaxis="y2",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=turns,
+            y=debrief.mood_trajectory,
+            name=mood,
+            mode="lines+markers",
+            line={"color": "#cf222e", "width": 3},
+        )
+    )
+    figure.update_layout(
+        margin={"l": 40, "r": 40, "t": 30, "b": 40},
+        height=320,
+        legend={"orientation": "h", "y": 1.15},
+        xaxis={"title": turn, "dtick": 1},
+        yaxis={"title": mood, "range": [0, MOOD_MAX]},
+        yaxis2={"title": score, "range": [0, 100], "overlaying": "y", "side": "right"},
+    )
+    return figure

@@ -1,0 +1,159 @@
+"""The UI string catalogue: both languages complete and alike, lookups strict,
+French typography applied in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.i18n import (
+    HERE,
+    LANGUAGES,
+    NARROW_NBSP,
+    NBSP,
+    CatalogueError,
+    TranslationError,
+    catalogue,
+    catalogue_problems,
+    format_datetime,
+    load_catalogue,
+    placeholders,
+    t,
+    typeset,
+    ui_language,
+)
+
+
+def _flat(tree: dict[str, object], prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _raw(lang: str) -> dict[str, object]:
+    return _flat(yaml.safe_load((HERE / f"{lang}.yaml").read_text(encoding="utf-8")))
+
+
+def test_both_languages_have_the_same_keys_and_placeholders() -> None:
+    fr, en = _raw("fr"), _raw("en")
+    assert set(fr) == set(en)
+    assert all(isinstance(v, str) for v in [*fr.values(), *en.values()])
+    different = {
+        k: (placeholders(str(fr[k])), placeholders(str(en[k])))
+        for k in fr
+        if placeholders(str(fr[k])) != placeholders(str(en[k]))
+    }
+    assert different == {}
+    assert catalogue_problems({"fr": fr, "en": en}) == []
+    assert set(LANGUAGES) == {"fr", "en"} and set(catalogue()) == set(LANGUAGES)
+
+
+def test_the_outcome_and_band_keys_cover_every_code() -> None:
+    # Keys built from codes (f"outcome.{reason}") must exist for every code.
+    for lang in LANGUAGES:
+        for reason in ("calm", "walkout", "trainee"):
+            assert t(f"outcome.{reason}", lang) and t(f"outcome_short.{reason}", lang)
+        for band in ("calm", "uneasy", "upset", "angry", "furious"):
+            assert t(f"mood.band.{band}", lang)
+        for channel in ("phone", "chat", "in_person"):
+            assert t(f"scenario.channel.{channel}", lang)
+        for difficulty in ("easy", "medium", "hard"):
+            assert t(f"scenario.difficulty.{difficulty}", lang)
+
+
+def test_lookups_fill_placeholders() -> None:
+    assert t("session.resumed", "en", name="Monique") == (
+        "Session resumed: Monique is waiting for your reply."
+    )
+    assert t("session.resumed", "fr", name="Monique") == (
+        f"Session reprise{NBSP}: Monique attend votre réponse."
+    )
+
+
+def test_a_missing_key_is_an_error_naming_it() -> None:
+    with pytest.raises(TranslationError, match=r"no\.such\.key"):
+        t("no.such.key", "fr")
+
+
+def test_a_missing_or_unused_value_is_an_error_naming_the_key() -> None:
+    with pytest.raises(TranslationError, match=r"'session\.resumed' needs name"):
+        t("session.resumed", "en")
+    with pytest.raises(TranslationError, match=r"'actions\.hint' does not use extra"):
+        t("actions.hint", "en", extra=1)
+
+
+def test_values_are_shown_as_written() -> None:
+    # Only the catalogue's own text is typeset, never what is put into it.
+    text = t("hint", "fr", text="Vraiment ? Oui : non")
+    assert text == f"💡 Indice{NBSP}: Vraiment ? Oui : non"
+
+
+def test_french_typography() -> None:
+    assert typeset("Vraiment ? Oui ! Bon ; enfin : « fini »", "fr") == (
+        f"Vraiment{NARROW_NBSP}? Oui{NARROW_NBSP}! Bon{NARROW_NBSP}; enfin{NBSP}: "
+        f"«{NBSP}fini{NBSP}»"
+    )
+    # A missing space is added; doubled marks stay together.
+    assert typeset("Quoi?! Date: «x»", "fr") == f"Quoi{NARROW_NBSP}?! Date{NBSP}: «{NBSP}x{NBSP}»"
+    # Not punctuation: times, URLs, commands, placeholders' format specs.
+    for text in ("%H:%M", "http://x.org", "`/hint`", "{score:d}", "a:b"):
+        assert typeset(text, "fr") == text
+    once = typeset("Note : 80 ? « x »", "fr")
+    assert typeset(once, "fr") == once
+
+
+def test_english_typography_changes_nothing() -> None:
+    text = 'Grade: 80/100 ! "quoted" « kept » ?'
+    assert typeset(text, "en") == text
+
+
+def test_french_strings_come_typeset() -> None:
+    assert t("grade.title", "fr", score=80) == f"Note{NBSP}: 80/100"
+    assert t("grade.title", "en", score=80) == "Grade: 80/100"
+    for key, text in catalogue()["fr"].items():
+        assert " :" not in text and " ?" not in text and "« " not in text, key
+
+
+def test_an_inconsistent_catalogue_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "fr.yaml").write_text("a: 'Bonjour {name}'\nb: 'seul'\n", encoding="utf-8")
+    (tmp_path / "en.yaml").write_text("a: 'Hello {who}'\nc: [not, text]\n", encoding="utf-8")
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(tmp_path)
+    message = str(caught.value)
+    assert "fr: missing key 'c'" in message and "en: missing key 'b'" in message
+    assert "'a' has different placeholders" in message and "'c' is not text" in message
+
+
+def test_placeholders_must_be_plain_names() -> None:
+    problems = catalogue_problems({"fr": {"a": "{x.y}"}, "en": {"a": "{x.y}"}})
+    assert problems and "not a plain name" in problems[0]
+
+
+def test_ui_language_follows_accept_language() -> None:
+    assert ui_language("fr-FR,fr;q=0.9,en;q=0.8") == "fr"
+    assert ui_language("en-GB,fr;q=0.5") == "en"
+    assert ui_language("de-DE,fr;q=0.7") == "fr"
+    assert ui_language("de-DE") == "en"
+    assert ui_language(None) == "en"
+
+
+def test_dates_follow_the_language() -> None:
+    when = datetime(2026, 3, 9, 14, 5)
+    assert format_datetime(when, "fr") == format_datetime(when, "en") == "2026-03-09 14:05"
+    assert format_datetime(when, "fr", "short") == "09/03 14:05"
+    assert format_datetime(when, "en", "short") == "03-09 14:05"
+
+
+def test_the_web_layer_has_no_language_branches() -> None:
+    # Typography and wording per language live in bot/i18n only.
+    web = HERE.parent / "web"
+    for path in [*web.glob("*.py"), HERE.parent / "debrief.py"]:
+        source = path.read_text(encoding="utf-8")
+        assert '== "fr"' not in source and "== 'fr'" not in source, path.name
