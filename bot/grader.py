@@ -35,6 +35,7 @@ from bot.backends import GraderModels, describe_error
 from bot.checks import CheckReport, run_checks
 from bot.conversation import Message
 from bot.errors import RecordingMissing
+from bot.i18n import t
 from bot.lexicon import load_lexicon
 from bot.mood import cap_deescalation, estimate_deescalation
 from bot.rubric import (
@@ -58,20 +59,6 @@ if TYPE_CHECKING:
     from bot.personas import Persona
 
 log = logging.getLogger(__name__)
-
-_OFFLINE_NOTE = {
-    "fr": "Hors ligne : seuls les contrôles automatiques ont noté ce tour ; les critères de "
-    "jugement sans indice sont « na ».",
-    "en": "Offline: only the automatic checks graded this turn; judgement criteria without a "
-    'hint are "na".',
-}
-_UNGRADED_NOTE = {
-    "fr": "Non noté : le modèle n'a pas rendu de note valide ({reason}). Seuls les contrôles "
-    "automatiques sont affichés.",
-    "en": "Ungraded: the model gave no valid grade ({reason}). Only the automatic checks are "
-    "shown.",
-}
-
 
 #: Text bounds for servers whose grammar enforces them (llama.cpp): a small
 #: model that loops inside a string stops at the bound instead of running out
@@ -179,7 +166,9 @@ class Grader:
     ) -> Grade:
         """The checks' grade; pass ``report`` when the checks already ran on this turn."""
         report = report or run_checks(turn, language, history)
-        grade = self._checks_grade(report, mode="checks_only", note=_OFFLINE_NOTE[language])
+        grade = self._checks_grade(
+            report, mode="checks_only", note=t("feedback.offline_note", language)
+        )
         return _with_injection_penalty(grade, report) if report.injection else grade
 
     async def grade(
@@ -212,7 +201,7 @@ class Grader:
             reason = describe_error(exc)
             log.warning("grader failed, turn left ungraded: %s", reason)
             return self._checks_grade(
-                report, mode="ungraded", note=_UNGRADED_NOTE[language].format(reason=reason)
+                report, mode="ungraded", note=t("feedback.ungraded_note", language, reason=reason)
             )
 
     # --- internals ------------------------------------------------------------
@@ -314,12 +303,6 @@ def _verified_evidence(evidence: str | None, turn: str) -> str | None:
     return None
 
 
-_ATTACK_NOTE = {
-    "fr": "Cette réponse tente de dicter sa note au correcteur : elle vaut 0.",
-    "en": "This reply tries to dictate its grade to the grader: it scores 0.",
-}
-
-
 def _with_injection_penalty(base: Grade, report: CheckReport) -> Grade:
     """A reply that tries to instruct the grader scores 0 (its verdicts still show).
 
@@ -332,7 +315,7 @@ def _with_injection_penalty(base: Grade, report: CheckReport) -> Grade:
         verdict="missed", evidence="; ".join(report.injection), source="check"
     )
     deescalation: Deescalation = min(base.deescalation, 0)
-    note = _ATTACK_NOTE[report.language]
+    note = t("feedback.attack_note", report.language)
     return base.model_copy(
         update={
             "criteria": criteria,
@@ -352,13 +335,9 @@ def _checks_feedback(criteria: dict[str, CriterionResult], language: Language) -
     parts: list[str] = []
     if met:
         label = CRITERIA_BY_ID[met[0]].label[language]
-        parts.append(f"Bien : {label.lower()}." if language == "fr" else f"Good: {label.lower()}.")
+        parts.append(t("feedback.good", language, label=label.lower()))
     if missed:
         parts.append(CRITERIA_BY_ID[missed[0]].tip[language])
     if not parts:
-        return (
-            "Rien à signaler par les contrôles automatiques."
-            if language == "fr"
-            else "Nothing for the automatic checks to flag."
-        )
+        return t("feedback.nothing", language)
     return " ".join(parts)

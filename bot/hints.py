@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.i18n import t
 from bot.personas import Persona
 from bot.rubric import CRITERIA, CRITERIA_BY_ID, Grade, Priority
 
@@ -46,8 +47,4 @@ def hint_for(persona: Persona, grades: Sequence[Grade]) -> str:
     for cid in _ARC:
         if cid not in done:
             return CRITERIA_BY_ID[cid].tip[lang]
-    return (
-        "Tout est en place : concluez en remerciant le client."
-        if lang == "fr"
-        else "Everything is in place: close by thanking the customer."
-    )
+    return t("feedback.all_done", lang)

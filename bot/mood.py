@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+from bot.i18n import t
 from bot.rubric import CRITERIA, CriterionResult, Deescalation, Grade, Language
 
 #: The scale: 0 is perfectly calm, 10 is past all patience.
@@ -28,12 +29,6 @@ INFLAMING: dict[str, int] = {c.id: c.mood.inflames for c in CRITERIA if c.mood a
 _BY_RANK = sorted((c for c in CRITERIA if c.mood), key=lambda c: c.mood.rank if c.mood else 0)
 #: The violations that forbid calming when a check found them.
 _NEVER_CALMS = ("no_blocking_phrase", "no_blame")
-
-_NEUTRAL = {
-    "worse": {"fr": "réponse mal reçue", "en": "the reply did not land"},
-    "better": {"fr": "réponse bien reçue", "en": "the reply helped"},
-    "same": {"fr": "pas d'effet", "en": "no change"},
-}
 
 
 def mood_band(mood: int) -> MoodBand:
@@ -93,13 +88,13 @@ def reason(grade: Grade, delta: int, language: Language) -> str:
         for c in _BY_RANK:
             if c.mood and c.mood.when_missed and grade.verdict(c.id) == "missed":
                 return c.mood.when_missed[language]
-        return _NEUTRAL["worse"][language]
+        return t("feedback.mood_worse", language)
     if delta < 0:
         for c in _BY_RANK:
             if c.mood and c.mood.when_met and grade.verdict(c.id) == "met":
                 return c.mood.when_met[language]
-        return _NEUTRAL["better"][language]
-    return _NEUTRAL["same"][language]
+        return t("feedback.mood_better", language)
+    return t("feedback.mood_same", language)
 
 
 def resolution_offered(grades: Sequence[Grade]) -> bool:

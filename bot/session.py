@@ -40,6 +40,7 @@ from bot.events import (
     TraineeSaid,
 )
 from bot.grader import Grader
+from bot.i18n import t
 from bot.personas import Persona
 from bot.rubric import Grade
 from bot.simulator import Customer, CustomerTurn
@@ -91,6 +92,11 @@ class SessionEngine:
     def language(self) -> str:
         return self.persona.language
 
+    @property
+    def mood_trajectory(self) -> list[int]:
+        """The mood at the start and after every turn."""
+        return [self.persona.mood.start, *(mood_after for _, _, mood_after in self.turns)]
+
     # --- lifecycle --------------------------------------------------------------
 
     async def start(self, *, thread_id: str | None = None) -> list[Event]:
@@ -131,12 +137,13 @@ class SessionEngine:
             if m.content
         ]
         self.mood = stored.row.mood
-        for t in stored.turns:
+        for stored_turn in stored.turns:
+            after = stored_turn.mood_after
             self.turns.append(
-                (t.content, t.grade, t.mood_after if t.mood_after is not None else self.mood)
+                (stored_turn.content, stored_turn.grade, after if after is not None else self.mood)
             )
-            if t.grade:
-                self.grades.append(t.grade)
+            if stored_turn.grade:
+                self.grades.append(stored_turn.grade)
         if stored.row.status == "ended":
             self.ended = stored.row.end_reason  # type: ignore[assignment]
 
@@ -226,20 +233,13 @@ class SessionEngine:
                 await self.store.add_message(self.session_id, "customer", partial, "partial")
                 self.history.append(Message(role="customer", content=partial))
                 yield CustomerSaid(turn=number, content=partial, status="partial")
-            message = (
-                f"Le client n'a pas pu répondre : {reason}. Votre message est enregistré ; "
-                "renvoyez-le ou continuez."
-                if self.language == "fr"
-                else f"The customer could not reply: {reason}. Your message is saved; "
-                "send it again or carry on."
-            )
+            message = t("feedback.customer_failed", self.persona.language, reason=reason)
             yield Failure(turn=number, where="customer", message=message)
             return
         content = "".join(parts).strip()
         if not content:
-            yield Failure(
-                turn=number, where="customer", message="The customer model returned an empty reply."
-            )
+            message = t("feedback.customer_empty", self.persona.language)
+            yield Failure(turn=number, where="customer", message=message)
             return
         reviewed = self.customer.review(content, turn.mood)
         await self.store.add_message(self.session_id, "customer", reviewed.content)

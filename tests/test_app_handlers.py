@@ -15,15 +15,14 @@ from chainlit.session import WebsocketSession
 from chainlit.user import PersistedUser
 
 import bot.web.handlers as handlers
-from bot.backends import Backend, bind_structured
+from bot.backends import GraderModels
+from bot.backends.openai_compat import bind_structured
 from bot.grader import Grader
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.simulator import CustomerTurn, ScriptedCustomer
 from bot.users import Accounts
 from tests.conftest import fake_chat
-
-BACKEND = Backend("compatible", "http://127.0.0.1:9/v1", "function_calling", "m", "m")
 
 
 class Browser:
@@ -133,8 +132,10 @@ async def test_a_grade_that_fails_is_shown_as_ungraded(
     chat = fake_chat(*([invalid] * 3))
     grader = Grader(
         settings,
-        BACKEND,
-        model_factory=lambda schema: bind_structured(chat, schema, "function_calling", 3),
+        GraderModels(
+            bind=lambda schema: bind_structured(chat, schema, "function_calling", 3),
+            bounded=True,
+        ),
     )
     monkeypatch.setattr(handlers.runtime, "_grader", grader)
     await handlers.on_chat_start()

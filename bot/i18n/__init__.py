@@ -1,4 +1,4 @@
-"""Every string the web app shows, in French and English, and how each language is set.
+"""Every string the trainee and the trainer read (UI and feedback), in French and English.
 
 The strings live in one data file per language (``fr.yaml``, ``en.yaml``
 beside this module), so a translator edits text, not code. They are read

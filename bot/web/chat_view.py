@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.i18n import Language, format_datetime, t
-from bot.personas import MOOD_MAX, Persona, mood_band
+from bot.mood import MOOD_MAX, mood_band
+from bot.personas import Persona
 from bot.rubric import CRITERIA_BY_ID, Grade
 
 #: Shown where there is no value (no score yet, no trainee name).

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from bot.debrief import Debrief
 from bot.i18n import Language, t
-from bot.personas import MOOD_MAX
+from bot.mood import MOOD_MAX
 from bot.rubric import CRITERIA_BY_ID
 from bot.web.chat_view import NONE
 

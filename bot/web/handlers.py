@@ -22,22 +22,23 @@ from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
 from bot.errors import CoachError
-from bot.hints import hint_for
-from bot.i18n import Language, t, ui_language
-from bot.personas import Persona
-from bot.rubric import Grade
-from bot.runtime import Runtime
-from bot.session import (
+from bot.events import (
     CustomerChunk,
     CustomerSaid,
     Failure,
     GradeReady,
     MoodChanged,
     SessionEnded,
-    SessionEngine,
+    SessionStarted,
+    TraineeSaid,
 )
+from bot.hints import hint_for
+from bot.i18n import Language, t, ui_language
+from bot.rubric import Grade
+from bot.runtime import Runtime
+from bot.session import SessionEngine
 from bot.settings import get_settings
-from bot.users import Accounts
+from bot.users import Accounts, SignInLimited
 from bot.web import chat_view, dashboard, debrief_view, transcripts
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,17 @@ def data_layer() -> SQLAlchemyDataLayer:
     return SQLAlchemyDataLayer(conninfo=runtime.settings.resolved_database_url)
 
 
+#: One for the app, so that its lock-out counts failures across requests.
+accounts = Accounts(runtime.store)
+
+
 @cl.password_auth_callback
 async def sign_in(username: str, password: str) -> cl.User | None:
-    account = await Accounts(runtime.store).authenticate(username, password)
+    try:
+        account = await accounts.authenticate(username, password)
+    except SignInLimited as exc:
+        log.warning("sign-in refused: %s", exc)
+        return None
     if account is None:
         return None
     return cl.User(identifier=account.name, metadata={"role": account.role})
@@ -148,14 +157,15 @@ async def chat_profiles(user: cl.User | None, language: str | None = None) -> li
 # --- a session --------------------------------------------------------------------------
 
 
-async def show_mood(persona: Persona, lang: Language, *, delta: int = 0, reason: str = "") -> None:
-    history: list[int] = cl.user_session.get("mood_history") or []
-    mood = history[-1] if history else persona.mood.start
+async def show_mood(
+    engine: SessionEngine, lang: Language, *, delta: int = 0, reason: str = ""
+) -> None:
+    history = engine.mood_trajectory
     element = cl.CustomElement(
         name="MoodMeter",
         display="side",
         props=chat_view.mood_props(
-            persona, mood, lang, delta=delta, reason=reason, history=history
+            engine.persona, engine.mood, lang, delta=delta, reason=reason, history=history
         ),
     )
     await cl.ElementSidebar.set_elements([element], key=f"mood-{len(history)}")
@@ -185,18 +195,18 @@ async def on_chat_start() -> None:
     engine = runtime.engine(
         persona,
         user_id=user.identifier if user else None,
-        word_delay=0.02 if runtime.backend.offline else 0.0,
+        # The scripted customer types like a model would; a model streams anyway.
+        word_delay=0.02,
     )
     await engine.start(thread_id=cl.context.session.thread_id)
     cl.user_session.set("engine", engine)
-    cl.user_session.set("mood_history", [engine.mood])
-    if runtime.backend.offline:
+    if runtime.backend.notice is not None:
         await coach_message(t("offline", lang), lang).send()
     await coach_message(chat_view.scenario_intro(persona, lang), lang).send()
     opening = cl.Message(author=persona.name, content=engine.history[0].content)
     await offer_actions(opening, lang)
     await opening.send()
-    await show_mood(persona, lang)
+    await show_mood(engine, lang)
 
 
 @cl.on_chat_resume
@@ -209,7 +219,6 @@ async def on_chat_resume(thread: ThreadDict) -> None:
     persona = runtime.catalog.get(row.persona_id)
     engine = await runtime.resume(row.id, persona)
     cl.user_session.set("engine", engine)
-    cl.user_session.set("mood_history", [persona.mood.start] + [m for _, _, m in engine.turns])
     # Chainlit replays the stored thread into the page *after* this handler
     # returns, which clears the side panel and the actions sent from here: send
     # them once the replay is on its way.
@@ -218,7 +227,7 @@ async def on_chat_resume(thread: ThreadDict) -> None:
 
 async def after_resume(engine: SessionEngine, lang: Language) -> None:
     await asyncio.sleep(RESUME_SETTLE_SECONDS)
-    await show_mood(engine.persona, lang)
+    await show_mood(engine, lang)
     if engine.ended:
         await coach_message(t("session.ended", lang), lang).send()
         return
@@ -307,33 +316,36 @@ async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) 
     )
     await grading.send()
     async for event in engine.turn(message.content):
-        if isinstance(event, CustomerChunk):
-            if reply is None:
-                reply = cl.Message(author=persona.name, content="")
-            await reply.stream_token(event.text)
-        elif isinstance(event, CustomerSaid):
-            if event.status == "final" or reply is None:
-                await cl.Message(author=persona.name, content=event.content).send()
-            else:
-                reply.content = event.content
-                if event.status != "partial":
+        match event:
+            case CustomerChunk(text=text):
+                if reply is None:
+                    reply = cl.Message(author=persona.name, content="")
+                await reply.stream_token(text)
+            case CustomerSaid(status="final", content=content):
+                await cl.Message(author=persona.name, content=content).send()
+            case CustomerSaid(status=status, content=content):
+                if reply is None:
+                    await cl.Message(author=persona.name, content=content).send()
+                    continue
+                reply.content = content
+                if status != "partial":
                     await offer_actions(reply, lang)
                 # A streamed reply cut by a failure, or replaced by the guard, is rewritten.
-                if event.status in ("partial", "replaced"):
+                if status in ("partial", "replaced"):
                     await reply.update()
                 else:
                     await reply.send()
                 reply = None
-        elif isinstance(event, GradeReady):
-            await show_grade(grading, event.grade, lang)
-        elif isinstance(event, MoodChanged):
-            history: list[int] = cl.user_session.get("mood_history") or []
-            cl.user_session.set("mood_history", [*history, event.after])
-            await show_mood(persona, lang, delta=event.delta, reason=event.reason)
-        elif isinstance(event, Failure):
-            await coach_message(chat_view.failure_text(event.message, lang), lang).send()
-        elif isinstance(event, SessionEnded):
-            await finish(engine, event)
+            case GradeReady(grade=grade):
+                await show_grade(grading, grade, lang)
+            case MoodChanged(delta=delta, reason=reason):
+                await show_mood(engine, lang, delta=delta, reason=reason)
+            case Failure(message=text):
+                await coach_message(chat_view.failure_text(text, lang), lang).send()
+            case SessionEnded():
+                await finish(engine, event)
+            case TraineeSaid() | SessionStarted():
+                pass  # the trainee's own message is already on screen
 
 
 async def show_grade(step: cl.Step, grade: Grade, lang: Language) -> None:
