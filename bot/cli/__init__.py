@@ -160,7 +160,7 @@ def personas_new(
     target = get_settings().personas_dir / f"{persona_id}.yaml"
     if target.exists() and not force:
         fail(f"{target} already exists; pick another id or pass --force")
-    template = (Path(__file__).parent / "templates" / "persona.yaml").read_text(encoding="utf-8")
+    template = (Path(__file__).parent.parent / "templates" / "persona.yaml").read_text(encoding="utf-8")
     target.write_text(
         template.replace("{id}", persona_id).replace("{language}", language.value), encoding="utf-8"
     )
@@ -330,7 +330,7 @@ def chat(
     ] = False,
 ) -> None:
     """Play a session in the terminal: interactively, or from a script."""
-    from bot.chat_cli import run_chat
+    from bot.cli.chat import run_chat
 
     run_chat(
         persona_id=persona,
