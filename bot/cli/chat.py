@@ -6,7 +6,6 @@ that the other commands start without them.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -107,6 +106,8 @@ async def play(
 
 async def interactive(engine: SessionEngine, view: SessionView, console: Console) -> None:
     """Read the trainee's replies from the terminal until the session ends or they leave."""
+    import asyncio
+
     from bot.hints import hint_for
 
     console.print(f"[dim]{COMMANDS_HELP}[/dim]")
