@@ -7,13 +7,18 @@ asserted anywhere):
 - one whole offline turn of the session engine (store, checks, scripted
   customer, grade, mood) against a real SQLite file;
 - trimming a 40-turn history to the token budget;
-- peak Python memory over a 40-turn offline session.
+- peak Python memory over a 40-turn offline session;
+- cold start: the wall time of ``coach grade --checks-only`` on one case and of
+  ``coach personas validate``, each a fresh process, as a user runs them
+  (what the command line imports before it does anything shows up here).
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -22,6 +27,7 @@ from typing import Any
 from bot.cases import Case, load_cases
 from bot.checks import run_checks
 from bot.conversation import Message
+from bot.errors import CoachError
 from bot.personas import load_catalog
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -121,6 +127,51 @@ def bench_trim(budget: int, rounds: int) -> dict[str, Any]:
     }
 
 
+#: The commands whose start-up is measured, with what they read on stdin.
+COLD_START: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "grade_checks_only": (
+        ("grade", "--checks-only", "-"),
+        '{"language": "en", "turn": "Um, calm down."}',
+    ),
+    "personas_validate": (("personas", "validate"), None),
+}
+
+
+def bench_cold_start(rounds: int) -> dict[str, Any]:
+    """Median wall seconds of each :data:`COLD_START` command run as a new process.
+
+    ``python -m bot.cli`` is the ``coach`` entry point without the launcher
+    script, with the interpreter and environment of this process (so the same
+    settings, and the same checkout of ``bot``).
+    """
+    figures: dict[str, Any] = {}
+    for name, (args, stdin) in COLD_START.items():
+        samples = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "bot.cli", *args],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            samples.append(time.perf_counter() - start)
+            if done.returncode != 0:
+                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                raise CoachError(
+                    f"cold start: 'coach {' '.join(args)}' exited {done.returncode} ({last}); "
+                    "run it by hand to see why"
+                )
+        figures[name] = {
+            "command": f"coach {' '.join(args)}",
+            "rounds": rounds,
+            "median_s": round(statistics.median(samples), 3),
+        }
+    return figures
+
+
 def run_bench(settings: Settings, *, rounds: int = 5, turns: int = 40) -> dict[str, Any]:
     catalog = load_catalog(settings.personas_dir)
     datasets = sorted((settings.evals_dir / "datasets").glob("*.jsonl"))
@@ -128,6 +179,7 @@ def run_bench(settings: Settings, *, rounds: int = 5, turns: int = 40) -> dict[s
     checks = bench_checks(cases, rounds)
     session = asyncio.run(bench_session(settings, turns))
     trim = bench_trim(settings.history_token_budget, rounds * 20)
+    cold_start = bench_cold_start(rounds)
     return {
         "checks": checks,
         "offline_turn": session,
@@ -136,4 +188,5 @@ def run_bench(settings: Settings, *, rounds: int = 5, turns: int = 40) -> dict[s
         "checks_share_of_turn": round(
             checks["median_ms_per_turn"] / session["median_ms_per_turn"], 3
         ),
+        "cold_start": cold_start,
     }

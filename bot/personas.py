@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.errors import PersonaError
 from bot.files import read_text
-from bot.mood import MOOD_MAX, MOOD_MIN, MoodBand, mood_band  # noqa: F401  (moved; re-export until merge)
+from bot.mood import MOOD_MAX, MOOD_MIN, MoodBand
 from bot.rubric import Language, Priority
 
 Channel = Literal["phone", "chat", "in_person"]

@@ -1,9 +1,15 @@
-"""The `coach` command line, run as a real process (the contract in DESIGN.md)."""
+"""The `coach` command line, run as a real process.
+
+The commands, their flags and their output are a contract that outside checks
+call exactly as written; a user mistake is one line on stderr and a non-zero
+exit, never a traceback.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,6 +173,63 @@ def test_bench_prints_figures() -> None:
     assert figures["checks"]["turns"] > 300 and figures["checks"]["median_ms_per_turn"] > 0
     assert figures["offline_turn"]["turns"] == 4
     assert figures["history_trim"]["kept"] < figures["history_trim"]["messages"]
+    cold = figures["cold_start"]
+    assert set(cold) == {"grade_checks_only", "personas_validate"}
+    assert all(m["rounds"] == 1 and m["median_s"] > 0 for m in cold.values())
+    assert cold["grade_checks_only"]["command"] == "coach grade --checks-only -"
+    printed = coach("bench", "--rounds", "1", "--turns", "2")
+    assert "cold start" in printed.stdout and "coach personas validate" in printed.stdout
+
+
+#: What the quick commands must not load: the web app, the database layer,
+#: the model SDKs, charts, the session engine and the runtime that wires them.
+HEAVY = (
+    "chainlit",
+    "sqlalchemy",
+    "openai",
+    "langchain_openai",
+    "langchain_core",
+    "plotly",
+    "bot.web.launch",
+    "bot.web.handlers",
+    "bot.app",
+    "bot.runtime",
+    "bot.storage",
+    "bot.session",
+    "bot.evals.runner",
+)
+
+LOADED = """
+import sys
+from bot.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    heavy = {heavy!r}
+    print(" ".join(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy)),
+          file=sys.stderr)
+"""
+
+
+def loaded_by(*args: str, stdin: str | None = None) -> list[str]:
+    """The heavy modules in memory after ``coach ARGS`` (the last stderr line)."""
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED.format(heavy=HEAVY), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stderr.strip().splitlines()[-1].split() if result.stderr.strip() else []
+
+
+def test_quick_commands_load_no_heavy_module() -> None:
+    assert loaded_by("personas", "validate") == []
+    assert loaded_by("personas", "list") == []
+    assert loaded_by("grade", "--checks-only", "-", stdin='{"language": "en", "turn": "Hi."}') == []
+    assert loaded_by("--help") == []
 
 
 def test_users_commands() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from bot.cases import Case
 from bot.evals.metrics import Agreement, flip_rate, mean_absolute_error
 from bot.grader import Grader
+from bot.grading import DEFAULT_CONCURRENCY, grade_many
 from bot.personas import PersonaCatalog
 from bot.recordings import current_sample
 from bot.rubric import CRITERION_IDS, CriterionResult, Grade, compute_score
@@ -57,34 +57,20 @@ async def grade_cases(
     catalog: PersonaCatalog,
     *,
     repeat: int = 1,
-    concurrency: int = 4,
+    concurrency: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[], None] | None = None,
 ) -> list[CaseResult]:
-    limit = asyncio.Semaphore(concurrency)
-
-    async def one(case: Case, sample: int) -> Grade:
-        async with limit:
-            current_sample.set(sample)
-            persona = catalog.personas.get(case.persona) if case.persona else None
-            assert case.language is not None
-            grade = await grader.grade(case.turn, case.language, case.history, persona)
-            if on_done:
-                on_done()
-            return grade
-
-    tasks = [
-        [asyncio.ensure_future(one(case, sample)) for sample in range(repeat)] for case in cases
-    ]
-    try:
-        results = [
-            CaseResult(case, list(await asyncio.gather(*per_case)))
-            for case, per_case in zip(cases, tasks, strict=True)
-        ]
-    finally:
-        for per_case in tasks:
-            for task in per_case:
-                task.cancel()
-    return results
+    """Grade every case ``repeat`` times; each repeat replays its own recording."""
+    grades = await grade_many(
+        cases,
+        grader,
+        catalog,
+        repeat=repeat,
+        concurrency=concurrency,
+        on_sample=current_sample.set,
+        on_done=on_done,
+    )
+    return [CaseResult(case, per_case) for case, per_case in zip(cases, grades, strict=True)]
 
 
 def grader_metrics(

@@ -247,6 +247,20 @@ def to_junit(report: dict[str, Any]) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
+def summary_json(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as ``coach eval --json`` prints it.
+
+    The whole report, plus the first grader suite's metrics at the top level
+    under ``metrics``: a run on the user's own case files has one grader
+    suite, and a script then reads ``["metrics"]`` without knowing its name.
+    """
+    summary = dict(report)
+    grader = next((s for s in report["suites"].values() if s["kind"] == "grader"), None)
+    if grader is not None:
+        summary["metrics"] = grader["metrics"]
+    return summary
+
+
 def write_reports(
     report: dict[str, Any], directory: Path, formats: tuple[str, ...] = FORMATS
 ) -> list[Path]:

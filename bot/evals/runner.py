@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -33,6 +33,7 @@ from bot.backends import backend_kind, structured_method
 from bot.cases import Case, load_cases
 from bot.errors import EvalError
 from bot.evals.grader_suite import CaseResult, adversarial_failures, grade_cases, grader_metrics
+from bot.evals.modes import SUITES, Mode
 from bot.evals.persona_suite import load_scripts, persona_metrics, run_personas
 from bot.evals.pinning import (
     Baseline,
@@ -50,9 +51,6 @@ from bot.rubric import CHECK_CRITERIA, CRITERION_IDS
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage import Store
-
-Mode = Literal["replay", "live", "record", "fill"]
-SUITES = ("grader-checks", "grader-llm", "personas-offline", "personas-llm")
 
 #: Eval runs always use this seed (not COACH_SEED): what a run picks among
 #: authored lines must not depend on who runs it.

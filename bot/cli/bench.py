@@ -1,0 +1,48 @@
+"""``coach bench``: print the figures bot/bench.py measures (nothing is measured here)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli.common import out
+
+
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    rounds: Annotated[int, typer.Option(min=1, help="Repeats of each measure.")] = 5,
+    turns: Annotated[int, typer.Option(min=2, help="Turns in the offline session.")] = 40,
+) -> None:
+    """Measure the offline path: checks, a whole turn, history trimming, memory, cold start."""
+    from bot.bench import run_bench
+    from bot.settings import get_settings
+
+    figures = run_bench(get_settings(), rounds=rounds, turns=turns)
+    if as_json:
+        print(json.dumps(figures))
+        return
+    for line in lines(figures):
+        out.print(line, markup=False)
+
+
+def lines(figures: dict[str, Any]) -> list[str]:
+    """The figures as the lines ``coach bench`` prints."""
+    c, s, t = figures["checks"], figures["offline_turn"], figures["history_trim"]
+    printed = [
+        f"checks          {c['median_ms_per_turn']} ms/turn median over {c['turns']} "
+        f"labelled turns ({c['turns_per_second']} turns/s)",
+        f"offline turn    {s['median_ms_per_turn']} ms median, {s['p90_ms_per_turn']} ms "
+        f"p90, over {s['turns']} turns (SQLite, checks, scripted customer)",
+        f"history trim    {t['median_ms']} ms median: {t['messages']} messages to "
+        f"{t['kept']} within {t['budget_tokens']} tokens",
+        f"memory          {s['peak_python_memory_mib']} MiB peak (Python heap) over the session",
+        f"checks are {figures['checks_share_of_turn']:.1%} of an offline turn",
+        "cold start (a new process each run, median wall time):",
+    ]
+    for measure in figures["cold_start"].values():
+        printed.append(
+            f"  {measure['command']:<30} {measure['median_s']:.3f} s over {measure['rounds']} runs"
+        )
+    return printed

@@ -1,0 +1,215 @@
+"""The two ways ``coach chat`` shows a session: for people, and as JSON lines.
+
+A view gets every event the session engine reports. :meth:`SessionView.show`
+dispatches once per event to the view's method for that event's class, so a
+view is one method per event type and a new event type is one abstract method
+every view must answer.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+
+from pydantic import BaseModel
+from rich.console import Console
+
+from bot.events import (
+    CustomerChunk,
+    CustomerSaid,
+    Failure,
+    GradeReady,
+    MoodChanged,
+    SessionEnded,
+    SessionStarted,
+    TraineeSaid,
+)
+from bot.mood import MOOD_MAX
+from bot.personas import Persona
+from bot.rubric import CRITERIA_BY_ID, Grade
+
+
+class SessionView(ABC):
+    @abstractmethod
+    def echo_trainee(self, text: str) -> None:
+        """Show a scripted trainee line as if typed (the engine reports it only once stored)."""
+
+    def show(self, event: BaseModel) -> None:
+        match event:
+            case SessionStarted():
+                self.started(event)
+            case CustomerChunk():
+                self.customer_chunk(event)
+            case CustomerSaid():
+                self.customer_said(event)
+            case TraineeSaid():
+                self.trainee_said(event)
+            case GradeReady():
+                self.grade_ready(event)
+            case MoodChanged():
+                self.mood_changed(event)
+            case Failure():
+                self.failure(event)
+            case SessionEnded():
+                self.ended(event)
+            case _:
+                raise TypeError(
+                    f"no view method for {type(event).__name__}; add one to SessionView"
+                )
+
+    @abstractmethod
+    def started(self, event: SessionStarted) -> None: ...
+
+    @abstractmethod
+    def customer_chunk(self, event: CustomerChunk) -> None: ...
+
+    @abstractmethod
+    def customer_said(self, event: CustomerSaid) -> None: ...
+
+    @abstractmethod
+    def trainee_said(self, event: TraineeSaid) -> None: ...
+
+    @abstractmethod
+    def grade_ready(self, event: GradeReady) -> None: ...
+
+    @abstractmethod
+    def mood_changed(self, event: MoodChanged) -> None: ...
+
+    @abstractmethod
+    def failure(self, event: Failure) -> None: ...
+
+    @abstractmethod
+    def ended(self, event: SessionEnded) -> None: ...
+
+
+class JsonView(SessionView):
+    """One JSON object per event and line, for scripts; streamed chunks are left out
+    (the complete line follows as a ``customer`` event)."""
+
+    def _emit(self, event: BaseModel) -> None:
+        print(json.dumps(event.model_dump(mode="json"), ensure_ascii=False), flush=True)
+
+    def echo_trainee(self, text: str) -> None:
+        return None  # the ``trainee`` event carries the line
+
+    def started(self, event: SessionStarted) -> None:
+        self._emit(event)
+
+    def customer_chunk(self, event: CustomerChunk) -> None:
+        return None
+
+    def customer_said(self, event: CustomerSaid) -> None:
+        self._emit(event)
+
+    def trainee_said(self, event: TraineeSaid) -> None:
+        self._emit(event)
+
+    def grade_ready(self, event: GradeReady) -> None:
+        self._emit(event)
+
+    def mood_changed(self, event: MoodChanged) -> None:
+        self._emit(event)
+
+    def failure(self, event: Failure) -> None:
+        self._emit(event)
+
+    def ended(self, event: SessionEnded) -> None:
+        self._emit(event)
+
+
+class TerminalView(SessionView):
+    """The session for a person at a terminal: the customer streams, grades and mood follow."""
+
+    def __init__(self, console: Console, persona: Persona) -> None:
+        self.console = console
+        self.persona = persona
+        self.lang = persona.language
+        #: A customer line is being streamed: the next non-chunk output starts a new line.
+        self._streaming = False
+
+    def _end_stream(self) -> bool:
+        if not self._streaming:
+            return False
+        self.console.print()
+        self._streaming = False
+        return True
+
+    def echo_trainee(self, text: str) -> None:
+        self.console.print(f"[bold cyan]you>[/bold cyan] {text}", highlight=False)
+
+    def started(self, event: SessionStarted) -> None:
+        p = self.persona
+        self.console.rule(f"{p.name}  ·  {p.channel}  ·  {p.difficulty}")
+        self.console.print(f"[dim]{p.summary}[/dim]")
+        self.console.print(f"[dim]{event.backend}[/dim]")
+
+    def customer_chunk(self, event: CustomerChunk) -> None:
+        if not self._streaming:
+            self.console.print("[bold magenta]customer>[/bold magenta] ", end="")
+            self._streaming = True
+        self.console.print(event.text, end="", markup=False)
+
+    def customer_said(self, event: CustomerSaid) -> None:
+        if not self._end_stream():
+            # Nothing was streamed (an opening or closing line): print it whole.
+            self.console.print(f"[bold magenta]customer>[/bold magenta] {event.content}")
+        elif event.status == "replaced":
+            # The guard swapped a streamed line that broke character: show what stands.
+            self.console.print(
+                f"[bold magenta]customer>[/bold magenta] {event.content} "
+                "[dim](replaced: the model stepped out of character)[/dim]"
+            )
+
+    def trainee_said(self, event: TraineeSaid) -> None:
+        return None  # the trainee typed it, or echo_trainee showed it
+
+    def grade_ready(self, event: GradeReady) -> None:
+        self._grade(event.grade)
+
+    def mood_changed(self, event: MoodChanged) -> None:
+        bar = "█" * event.after + "·" * (MOOD_MAX - event.after)
+        sign = f"{event.delta:+d}" if event.delta else "±0"
+        self.console.print(
+            f"  mood {bar} {event.after}/{MOOD_MAX} ({event.band}) {sign}: {event.reason}",
+            markup=False,
+            style="dim",
+        )
+
+    def failure(self, event: Failure) -> None:
+        self._end_stream()
+        self.console.print(f"[red]{event.message}[/red]")
+
+    def ended(self, event: SessionEnded) -> None:
+        c, d = self.console, event.debrief
+        c.rule("debrief")
+        c.print(d.outcome_text)
+        average = "n/a" if d.average_score is None else f"{d.average_score}/100"
+        c.print(
+            f"turns: {d.turns}  ·  average score: {average}  ·  mood: "
+            f"{' → '.join(str(m) for m in d.mood_trajectory)}"
+        )
+        if d.strengths:
+            c.print("[green]strengths:[/green] " + ", ".join(s.label for s in d.strengths))
+        for item in d.improvements:
+            c.print(f"[yellow]improve:[/yellow] {item.label}: {item.tip}", highlight=False)
+            c.print(f'   turn {item.turn}: "{item.quote}"', highlight=False, style="dim")
+            if item.better_reply:
+                c.print(f"   better: {item.better_reply}", highlight=False, style="dim")
+
+    def _grade(self, grade: Grade) -> None:
+        c = self.console
+        score = "ungraded" if grade.score is None else f"{grade.score}/100"
+        c.print(f"  [bold]grade[/bold] {score} [dim]({grade.mode})[/dim]")
+        for cid, result in grade.criteria.items():
+            if result.verdict == "missed":
+                label = CRITERIA_BY_ID[cid].label[self.lang]
+                evidence = f' "{result.evidence}"' if result.evidence else ""
+                c.print(f"   [red]✗[/red] {label}{evidence}", highlight=False)
+        for cid, result in grade.criteria.items():
+            if result.verdict == "met" and result.evidence:
+                label = CRITERIA_BY_ID[cid].label[self.lang]
+                c.print(f"   [green]✓[/green] {label}", highlight=False)
+        if grade.feedback:
+            c.print(f"  [italic]{grade.feedback}[/italic]", highlight=False)
+        if grade.better_reply:
+            c.print(f"  [dim]better: {grade.better_reply}[/dim]", highlight=False)
