@@ -16,6 +16,7 @@ from chainlit.user import PersistedUser
 
 import bot.web.handlers as handlers
 from bot.backends import GraderModels
+from bot.backends.offline import OfflineBackend
 from bot.backends.openai_compat import bind_structured
 from bot.grader import Grader
 from bot.runtime import Runtime
@@ -115,7 +116,11 @@ async def test_a_model_failure_mid_reply_keeps_the_message_and_says_so(
             yield "Je... "
             raise ConnectionError("the model server went away")
 
-    monkeypatch.setattr(handlers.runtime, "customer", lambda persona, **_: Failing(persona))
+    class FailingBackend(OfflineBackend):
+        def customer(self, persona: Any, *, word_delay: float = 0.0) -> Any:
+            return Failing(persona)
+
+    monkeypatch.setattr(handlers.runtime, "backend", FailingBackend(handlers.runtime.settings))
     await handlers.on_chat_start()
     await say("Je suis vraiment désolée pour Filou.")
     assert rows(

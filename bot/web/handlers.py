@@ -38,7 +38,7 @@ from bot.rubric import Grade
 from bot.runtime import Runtime
 from bot.session import SessionEngine
 from bot.settings import get_settings
-from bot.users import Accounts, SignInLimited
+from bot.users import Accounts, SignInLimited, SignInLimiter
 from bot.web import chat_view, dashboard, debrief_view, transcripts
 
 log = logging.getLogger(__name__)
@@ -66,14 +66,14 @@ def data_layer() -> SQLAlchemyDataLayer:
     return SQLAlchemyDataLayer(conninfo=runtime.settings.resolved_database_url)
 
 
-#: One for the app, so that its lock-out counts failures across requests.
-accounts = Accounts(runtime.store)
+#: One for the app, so that the lock-out counts failures across requests.
+sign_in_limiter = SignInLimiter()
 
 
 @cl.password_auth_callback
 async def sign_in(username: str, password: str) -> cl.User | None:
     try:
-        account = await accounts.authenticate(username, password)
+        account = await Accounts(runtime.store, sign_in_limiter).authenticate(username, password)
     except SignInLimited as exc:
         log.warning("sign-in refused: %s", exc)
         return None
