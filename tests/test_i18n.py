@@ -151,9 +151,11 @@ def test_dates_follow_the_language() -> None:
     assert format_datetime(when, "en", "short") == "03-09 14:05"
 
 
-def test_the_web_layer_has_no_language_branches() -> None:
-    # Typography and wording per language live in bot/i18n only.
-    web = HERE.parent / "web"
-    for path in [*web.glob("*.py"), HERE.parent / "debrief.py"]:
+def test_no_module_branches_on_the_language() -> None:
+    # Wording and typography per language live in bot/i18n (and the rubric's
+    # labels and tips in bot/rubric.yaml), never in an `if language == "fr"`.
+    package = HERE.parent
+    for path in package.rglob("*.py"):
         source = path.read_text(encoding="utf-8")
-        assert '== "fr"' not in source and "== 'fr'" not in source, path.name
+        for branch in ('== "fr"', "== 'fr'", '== "en"', "== 'en'"):
+            assert branch not in source, f"{path.relative_to(package)}: {branch}"

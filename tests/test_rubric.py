@@ -203,7 +203,9 @@ async def session():
     return next(e for e in events if e.type == "mood")
 
 moved = asyncio.run(session())
+from bot.web.chat_view import grade_markdown
 print(json.dumps({
+    "rendered": {lang: grade_markdown(grade, lang) for lang in ("fr", "en")},
     "ids": list(CRITERION_IDS),
     "grade": grade.model_dump(),
     "prompt_has_definition": "- `no_rudeness`: The agent stays courteous" in system,
@@ -213,6 +215,8 @@ print(json.dumps({
 
 
 def test_a_toy_criterion_is_graded_scored_reasoned_and_rendered(tmp_path: Path) -> None:
+    """A criterion added to the rubric data and one phrase list, in a temporary
+    copy of the package, is graded, weighted, moves the mood and is shown."""
     copy = tmp_path / "project"
     ignore = shutil.ignore_patterns("__pycache__")
     for name in ("bot", "prompts", "personas"):
@@ -252,3 +256,6 @@ def test_a_toy_criterion_is_graded_scored_reasoned_and_rendered(tmp_path: Path) 
     assert out["grade"]["score"] == round(100 * earned / possible)
     assert out["prompt_has_definition"]
     assert out["mood"]["delta"] > 0 and out["mood"]["reason"] == "you were rude"
+    # The web app's grade step names it, in the UI's language, with the words found.
+    assert "No rudeness" in out["rendered"]["en"] and "Whatever" in out["rendered"]["en"]
+    assert "Sans grossièreté" in out["rendered"]["fr"]
