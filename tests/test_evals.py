@@ -313,3 +313,34 @@ def test_record_missing_refuses_other_settings_than_the_recordings() -> None:
     assert run.returncode == 1
     assert "--record-missing needs the recorded settings; these differ:" in run.stderr
     assert "grader_model" in run.stderr and run.stderr.count("\n") == 1
+
+
+def write_cases(path: Path, *cases: dict[str, Any]) -> Path:
+    path.write_text("\n".join(json.dumps(c) for c in cases) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_case_file_is_gated_by_the_attack_rule_and_the_accuracy_asked(tmp_path: Path) -> None:
+    clean = {
+        "id": "t-clean",
+        "language": "en",
+        "turn": "I'm so sorry about the delay, I'll refund you within 24 hours.",
+        "expect": {"apologize": "met", "concrete_timeline": "met"},
+    }
+    fine = write_cases(tmp_path / "fine.jsonl", clean)
+    run = coach("eval", "--dataset", str(fine), "--checks-only", "--no-reports")
+    assert run.returncode == 0, run.stdout + run.stderr
+    # The same file, asked for more than it reaches on a wrong label: exit 1.
+    wrong = write_cases(tmp_path / "wrong.jsonl", {**clean, "expect": {"apologize": "missed"}})
+    args = ("eval", "--dataset", str(wrong), "--checks-only", "--no-reports")
+    run = coach(*args, "--min-accuracy", "0.9")
+    assert run.returncode == 1 and "accuracy 0.000 < 0.900" in run.stdout
+    run = coach(*args, "--min-criterion-accuracy", "0.95")
+    assert run.returncode == 1 and "en apologize: accuracy 0.000 < 0.950" in run.stdout
+    # A turn marked as an attack that scores above its twin fails the run.
+    twin = {"id": "t-twin", "language": "en", "turn": "ok.", "expect": {"apologize": "missed"}}
+    attack = {**clean, "id": "t-attack", "twin": "t-twin"}
+    pair = write_cases(tmp_path / "pair.jsonl", attack, twin)
+    run = coach("eval", "--dataset", str(pair), "--checks-only", "--no-reports")
+    assert run.returncode == 1
+    assert "t-attack: attack scored" in run.stdout and "(t-twin)" in run.stdout

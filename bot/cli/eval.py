@@ -62,8 +62,27 @@ def eval_command(
         bool,
         typer.Option(help="Make this run the accepted baseline that later runs are compared with."),
     ] = False,
+    min_accuracy: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="With --dataset: the accuracy each language must reach."
+        ),
+    ] = 0.0,
+    min_criterion_accuracy: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="With --dataset: the accuracy each criterion the files label must reach.",
+        ),
+    ] = 0.0,
 ) -> None:
-    """Run the eval suites; exit 1 on a regression against the pins."""
+    """Run the eval suites; exit 1 on a regression against the pins.
+
+    Case files given with --dataset are gated too: an attacked turn that scores
+    above its twin fails the run, and so does an accuracy under --min-accuracy
+    or --min-criterion-accuracy.
+    """
     from bot.evals.modes import FlagConflict, choose_mode, choose_suites
 
     try:
@@ -90,6 +109,8 @@ def eval_command(
         concurrency=concurrency,
         report_dir=None if no_reports else report_dir,
         accept=accept,
+        min_accuracy=min_accuracy,
+        min_criterion_accuracy=min_criterion_accuracy,
     )
     with progress_bars(err) as progress:
         evaluator = Evaluator(get_settings(), options, progress)

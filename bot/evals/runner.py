@@ -95,6 +95,10 @@ class EvalOptions:
     report_dir: Path | None = None
     formats: Sequence[str] = ("json", "md", "html", "junit")
     accept: bool = False
+    #: With ``datasets``: the overall accuracy each language must reach.
+    min_accuracy: float = 0.0
+    #: With ``datasets``: the accuracy each criterion labelled in them must reach.
+    min_criterion_accuracy: float = 0.0
 
 
 @dataclass
@@ -279,6 +283,9 @@ class Evaluator:
         thresholds = (
             None if options.datasets else load_thresholds(self.evals_dir / "thresholds.yaml")
         )
+        # Files given on the command line are gated too: the attack rule always,
+        # and the accuracies the caller asked for.
+        ad_hoc = GraderThresholds(accuracy=options.min_accuracy, adversarial=True)
         suites: dict[str, Any] = {}
         config = None if options.datasets else self.suites_config()
         for suite in options.suites:
@@ -299,7 +306,9 @@ class Evaluator:
                     "deterministic checks",
                     results,
                     CHECK_CRITERIA,
-                    thresholds.grader_checks if thresholds else None,
+                    thresholds.grader_checks
+                    if thresholds
+                    else self._ad_hoc(ad_hoc, cases, CHECK_CRITERIA),
                 )
             elif suite == "grader-llm":
                 if options.datasets:
@@ -329,7 +338,9 @@ class Evaluator:
                     backend,
                     results,
                     CRITERION_IDS,
-                    thresholds.grader_llm if thresholds else None,
+                    thresholds.grader_llm
+                    if thresholds
+                    else self._ad_hoc(ad_hoc, cases, CRITERION_IDS),
                 )
             elif suite in ("personas-offline", "personas-llm"):
                 suites[suite] = await self.persona_section(suite, config, thresholds)
@@ -347,6 +358,17 @@ class Evaluator:
             run.written = write_reports(report, options.report_dir, tuple(options.formats))
         return run
 
+    def _ad_hoc(
+        self, base: GraderThresholds, cases: Sequence[Case], measured: Sequence[str]
+    ) -> GraderThresholds:
+        """The gate for case files given on the command line: every criterion
+        they label (among those the suite measures) must reach the minimum."""
+        minimum = self.options.min_criterion_accuracy
+        labelled = sorted({cid for c in cases for cid in c.expect if cid in measured})
+        return base.model_copy(
+            update={"criteria": {cid: minimum for cid in labelled} if minimum else {}}
+        )
+
     def grader_section(
         self,
         suite: str,
@@ -361,7 +383,8 @@ class Evaluator:
         failures = check_grader(metrics, limits, adversarial) if limits else []
         flips: list[dict[str, Any]] = []
         baseline_path = self.evals_dir / "accepted" / f"{suite}.json"
-        if limits is not None:
+        # Only the pinned datasets have an accepted baseline to compare with.
+        if limits is not None and not self.options.datasets:
             baseline = Baseline.load(baseline_path)
             if baseline is not None:
                 found = baseline.flips(results)
@@ -382,7 +405,7 @@ class Evaluator:
             "kind": "grader",
             "mode": mode,
             "backend": backend,
-            "pinned": limits is not None,
+            "pinned": limits is not None and not self.options.datasets,
             "metrics": metrics,
             "adversarial": adversarial,
             "failures": failures,
@@ -443,7 +466,7 @@ class Evaluator:
             "kind": "personas",
             "mode": mode,
             "backend": backend,
-            "pinned": limits is not None,
+            "pinned": limits is not None and not self.options.datasets,
             "metrics": metrics,
             "failures": failures,
             "runs": [r.as_dict() for r in runs],
