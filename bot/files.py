@@ -1,7 +1,9 @@
-"""Reading a file a user named, with the project's one-line errors."""
+"""Reading a file a user named, with the project's one-line errors; writing a private one."""
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 from bot.errors import CoachError
@@ -16,3 +18,38 @@ def read_text(path: Path, error: type[CoachError], what: str = "file") -> str:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise error(f"{path}: cannot read the {what}: {reason}") from None
+
+
+def write_private(path: Path, text: str, *, replace: bool = True) -> bool:
+    """Write ``text`` to ``path`` readable by its owner only (0600) from the
+    first byte: a temporary file created 0600 with O_EXCL, then moved into
+    place, so no other user ever sees the content and no reader sees half of
+    it. With ``replace=False`` an existing file wins (two processes racing to
+    create a secret agree on one); returns whether this call wrote it.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if replace:
+            os.replace(temporary, path)
+            return True
+        try:
+            os.link(temporary, path)  # fails, atomically, if the file exists
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder only its owner can enter (0700): created so, or tightened."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path

@@ -3,17 +3,36 @@
 SQLite by default (one file under ``COACH_DATA_DIR``), PostgreSQL by URL
 (``COACH_DATABASE_URL=postgresql+asyncpg://...``). The tables are prefixed
 ``coach_`` so Chainlit's own tables can live in the same database.
+
+The SQLite file holds every trainee's conversations and the password hashes:
+it is created private (0600, in a 0700 folder) before SQLite first opens it,
+so its -wal and -shm companions, which SQLite creates with the database
+file's own mode, are private too.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, event, select, update
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    event,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -25,6 +44,12 @@ from bot.rubric import Grade
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_stamp() -> str:
+    """A fresh credential stamp: random, so that an account removed and added
+    again under the same name never revives a token issued to the old one."""
+    return secrets.token_urlsafe(16)
 
 
 class Base(DeclarativeBase):
@@ -68,6 +93,11 @@ class UserRow(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(255))
+    #: Changes whenever what a sign-in token vouches for changes (password,
+    #: role, a sign-out): a token carries the stamp it was issued with and is
+    #: refused once they differ. Empty in databases made before it existed,
+    #: until the account next signs in.
+    credential_stamp: Mapped[str | None] = mapped_column(String(64), default=new_stamp)
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
@@ -112,7 +142,7 @@ class Store:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(parsed.database))
         try:
             self.engine: AsyncEngine = create_async_engine(url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -127,6 +157,7 @@ class Store:
         try:
             async with self.engine.begin() as conn:
                 await conn.run_sync(Base.metadata.create_all)
+                await conn.run_sync(_add_missing_columns)
                 await create_chainlit_tables(conn, self.engine.dialect.name)
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(
@@ -209,12 +240,38 @@ class Store:
             )
 
     async def save_user(self, name: str, role: str, password_hash: str) -> None:
+        """Add an account or reset its role and password: either way every
+        token issued before is void (a new credential stamp)."""
         async with self._sessions.begin() as db:
             existing = await db.get(UserRow, name)
             if existing is None:
                 db.add(UserRow(name=name, role=role, password_hash=password_hash))
             else:
                 existing.role, existing.password_hash = role, password_hash
+                existing.credential_stamp = new_stamp()
+
+    async def update_user(
+        self,
+        name: str,
+        *,
+        role: str | None = None,
+        password_hash: str | None = None,
+        revoke: bool = True,
+    ) -> UserRow | None:
+        """Change an account's role and/or password hash; None if there is no
+        such account. ``revoke=False`` keeps the tokens already issued: only
+        for the same password hashed again at a higher cost."""
+        async with self._sessions.begin() as db:
+            row = await db.get(UserRow, name)
+            if row is None:
+                return None
+            if role is not None:
+                row.role = role
+            if password_hash is not None:
+                row.password_hash = password_hash
+            if revoke or not row.credential_stamp:
+                row.credential_stamp = new_stamp()
+            return row
 
     async def remove_user(self, name: str) -> bool:
         async with self._sessions.begin() as db:
@@ -300,6 +357,32 @@ class Store:
                     )
                 ).all()
             )
+
+
+def create_private_file(path: Path) -> None:
+    """Make ``path``'s folder (0700 when it is created here) and the file
+    itself (0600) before anything else opens it; tighten an existing file and
+    its SQLite companions (-wal, -shm, -journal) to 0600."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    companions = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
+    for companion in (path, *companions):
+        try:
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # not ours (a shared deployment): leave it to its owner
+            continue
+
+
+def _add_missing_columns(conn: Any) -> None:
+    """Columns added to the coach's tables since a database was created
+    (``create_all`` only makes missing tables, never missing columns)."""
+    present = {c["name"] for c in inspect(conn).get_columns(UserRow.__tablename__)}
+    if "credential_stamp" not in present:
+        conn.execute(text("ALTER TABLE coach_users ADD COLUMN credential_stamp VARCHAR(64)"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

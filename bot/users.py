@@ -5,23 +5,34 @@ cost OWASP recommends (N = 2^17, r = 8, p = 1); older, cheaper hashes are
 upgraded at the next successful sign-in. Hashing runs in a worker thread so
 a flood of sign-ins never freezes the app, an unknown name costs exactly one
 hash like a wrong password (names cannot be probed by timing), and repeated
-failures lock the account for a while (:class:`SignInLimiter`). The role
-travels in the Chainlit user's metadata.
+failures lock the account for a while (:class:`SignInLimiter`). Hashes run
+on a small pool of their own, so a flood of sign-ins from many places costs
+at most that many hashes at once (scrypt takes 128 MiB each) and never takes
+the threads the rest of the app runs on.
+
+The role travels in the Chainlit user's metadata, with the account's
+credential stamp: changing the password or the role, removing the account
+or signing out changes the stamp, and the web app refuses any token that
+carries another one (bot/web/credentials.py). Hashing the same password
+again at a higher cost keeps the stamp.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import re
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from bot.errors import CoachError
 
@@ -35,6 +46,15 @@ _SCRYPT = {"n": 2**17, "r": 8, "p": 1}
 #: scrypt needs 128 * N * r bytes; OpenSSL refuses above maxmem.
 _MAXMEM = 256 * 1024 * 1024
 MIN_PASSWORD = 8
+#: At most this many scrypt hashes run at once, whatever arrives.
+HASH_WORKERS = 2
+_HASHING = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="coach-hash")
+_T = TypeVar("_T")
+
+
+async def _hashed(fn: Callable[..., _T], *args: str) -> _T:
+    """``fn(*args)`` on the hashing pool, off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, functools.partial(fn, *args))
 
 
 class UserError(CoachError):
@@ -45,12 +65,14 @@ class UserError(CoachError):
 class Account:
     name: str
     role: Role
+    #: The credential stamp a token issued now carries (see the module's docstring).
+    stamp: str = ""
 
     @classmethod
-    def of(cls, name: str, role: str) -> Account:
+    def of(cls, name: str, role: str, stamp: str | None = "") -> Account:
         if role not in ROLES:
             raise UserError(f"user '{name}' has an unknown role '{role}'")
-        return cls(name, role)  # checked just above
+        return cls(name, role, stamp or "")  # checked just above
 
 
 def hash_password(password: str) -> str:
@@ -144,14 +166,39 @@ class Accounts:
         self.limiter = limiter or SignInLimiter()
 
     async def add(self, name: str, role: str, password: str) -> Account:
+        """Add an account, or reset an existing one's role and password (which
+        signs it out everywhere)."""
         if not _NAME.match(name):
             raise UserError(f"'{name}' is not a valid user name; use letters, digits, . _ @ -")
-        if role not in ROLES:
-            raise UserError(f"unknown role '{role}'; use one of {', '.join(ROLES)}")
-        if len(password) < MIN_PASSWORD:
-            raise UserError(f"the password is too short; use at least {MIN_PASSWORD} characters")
-        await self.store.save_user(name, role, await asyncio.to_thread(hash_password, password))
+        _check_role(role)
+        _check_password(password)
+        await self.store.save_user(name, role, await _hashed(hash_password, password))
         return Account.of(name, role)
+
+    async def set_password(self, name: str, password: str) -> None:
+        """A new password; every token issued before it is refused."""
+        _check_password(password)
+        digest = await _hashed(hash_password, password)
+        if await self.store.update_user(name, password_hash=digest) is None:
+            raise _no_user(name)
+
+    async def set_role(self, name: str, role: str) -> None:
+        """A new role; every token issued before it is refused."""
+        _check_role(role)
+        if await self.store.update_user(name, role=role) is None:
+            raise _no_user(name)
+
+    async def sign_out(self, name: str) -> None:
+        """End every signed-in session of the account (its tokens are refused)."""
+        if await self.store.update_user(name) is None:
+            raise _no_user(name)
+
+    async def current(self, name: str) -> Account | None:
+        """The account as it is now (its role and stamp), None if it is gone."""
+        row = await self.store.get_user(name)
+        if row is None or row.role not in ROLES:
+            return None
+        return Account.of(row.name, row.role, row.credential_stamp)
 
     async def authenticate(self, name: str, password: str) -> Account | None:
         """The account, or None for a wrong name or password.
@@ -168,20 +215,41 @@ class Accounts:
         row = await self.store.get_user(name)
         # One hash either way, in a worker thread: the event loop stays free and
         # an unknown name takes as long as a wrong password.
-        stored = row.password_hash if row is not None else _dummy_hash()
-        valid = await asyncio.to_thread(verify_password, password, stored)
+        stored = row.password_hash if row is not None else await _hashed(_dummy_hash)
+        valid = await _hashed(verify_password, password, stored)
         if row is None or not valid:
             self.limiter.failed(key)
             return None
         self.limiter.succeeded(key)
-        if needs_rehash(row.password_hash):
-            upgraded = await asyncio.to_thread(hash_password, password)
-            await self.store.save_user(row.name, row.role, upgraded)
-        return Account.of(row.name, row.role)
+        stamp = row.credential_stamp
+        if needs_rehash(row.password_hash) or not stamp:
+            # The same password at today's cost (or a database from before
+            # stamps): the tokens already issued stay valid.
+            upgraded = (
+                await _hashed(hash_password, password) if needs_rehash(row.password_hash) else None
+            )
+            updated = await self.store.update_user(row.name, password_hash=upgraded, revoke=False)
+            stamp = updated.credential_stamp if updated is not None else stamp
+        return Account.of(row.name, row.role, stamp)
 
     async def list(self) -> list[Account]:
         return [Account.of(r.name, r.role) for r in await self.store.list_users()]
 
     async def remove(self, name: str) -> None:
+        """Remove the account; its tokens are refused from the next request on."""
         if not await self.store.remove_user(name):
-            raise UserError(f"no user '{name}'; see coach users list")
+            raise _no_user(name)
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise UserError(f"unknown role '{role}'; use one of {', '.join(ROLES)}")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password is too short; use at least {MIN_PASSWORD} characters")
+
+
+def _no_user(name: str) -> UserError:
+    return UserError(f"no user '{name}'; see coach users list")

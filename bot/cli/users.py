@@ -61,6 +61,39 @@ def users_list() -> None:
 
 @app.command("remove")
 def users_remove(name: Annotated[str, typer.Argument(help="The sign-in name.")]) -> None:
-    """Remove an account (its sessions stay)."""
+    """Remove an account (its sessions stay); its sign-ins end at once."""
     with_accounts(lambda accounts: accounts.remove(name))
     out.print(f"removed {name}", markup=False)
+
+
+@app.command("passwd")
+def users_passwd(
+    name: Annotated[str, typer.Argument(help="The sign-in name.")],
+    password: Annotated[
+        str | None, typer.Option(help="The new password (default: a random one, printed once).")
+    ] = None,
+) -> None:
+    """Change an account's password; it is signed out everywhere."""
+    from bot.users import generate_password
+
+    chosen = password or generate_password()
+    with_accounts(lambda accounts: accounts.set_password(name, chosen))
+    shown = "" if password else f"; new password {chosen}"
+    out.print(f"changed the password of {name}{shown}", markup=False)
+
+
+@app.command("role")
+def users_role(
+    name: Annotated[str, typer.Argument(help="The sign-in name.")],
+    role: Annotated[str, typer.Argument(help="trainee, trainer or evaluator.")],
+) -> None:
+    """Change an account's role; it is signed out everywhere."""
+    with_accounts(lambda accounts: accounts.set_role(name, role))
+    out.print(f"{name} is now {role}", markup=False)
+
+
+@app.command("signout")
+def users_signout(name: Annotated[str, typer.Argument(help="The sign-in name.")]) -> None:
+    """End every signed-in session of an account (it can sign in again)."""
+    with_accounts(lambda accounts: accounts.sign_out(name))
+    out.print(f"signed out {name} everywhere", markup=False)
