@@ -101,6 +101,29 @@ class Settings(BaseSettings):
         default=None, description="Seed for the offline customer's choice of lines."
     )
 
+    # --- the web app's doors -----------------------------------------------
+    allowed_origins: str = Field(
+        default="",
+        description="Comma-separated origins (scheme://host:port) the web app is opened from; "
+        "requests and socket connections from any other origin are refused. Empty: the "
+        "origins `coach run` serves on (http://localhost:PORT and http://127.0.0.1:PORT).",
+    )
+    token_lifetime_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a sign-in lasts before the user must sign in again.",
+    )
+    login_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Sign-ins one client address may have failing or in progress per window "
+        "before it is answered 429.",
+    )
+    login_window_seconds: float = Field(
+        default=60.0, gt=0, description="The window of login_attempts."
+    )
+
     @field_validator("openai_api_key")
     @classmethod
     def _drop_placeholder_keys(cls, value: SecretStr | None) -> SecretStr | None:
@@ -121,6 +144,11 @@ class Settings(BaseSettings):
     @property
     def oauth_trainer_set(self) -> set[str]:
         return {x.strip().lower() for x in self.oauth_trainers.split(",") if x.strip()}
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        """The configured origins, normalised (no trailing slash, lower case)."""
+        return [o.strip().rstrip("/").lower() for o in self.allowed_origins.split(",") if o.strip()]
 
     @property
     def resolved_database_url(self) -> str:

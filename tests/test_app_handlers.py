@@ -167,7 +167,9 @@ async def test_hint_and_end_commands(page: Browser) -> None:
 async def test_sign_in_checks_the_password(page: Browser, settings: Settings) -> None:
     await Accounts(handlers.runtime.store).add("carol", "trainer", "long-enough-1")
     user = await handlers.sign_in("carol", "long-enough-1")
-    assert user is not None and user.metadata == {"role": "trainer"}
+    # The role, and the credential stamp that ties the token to this password and role.
+    assert user is not None and set(user.metadata) == {"role", "stamp"}
+    assert user.metadata["role"] == "trainer" and user.metadata["stamp"]
     assert await handlers.sign_in("carol", "wrong-password") is None
     assert await handlers.sign_in("nobody", "long-enough-1") is None
     stored = rows(settings, "select password_hash from coach_users")[0][0]

@@ -15,11 +15,15 @@ from datetime import datetime
 from typing import Any
 
 import chainlit as cl
+from chainlit.auth import get_token_from_cookies
+from chainlit.config import FILES_DIRECTORY
+from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.oauth_providers import get_configured_oauth_providers
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
+from fastapi import HTTPException, Request, Response
 
 from bot.errors import CoachError
 from bot.events import (
@@ -32,6 +36,7 @@ from bot.events import (
     SessionStarted,
     TraineeSaid,
 )
+from bot.files import private_dir
 from bot.hints import hint_for
 from bot.i18n import Language, t, ui_language
 from bot.rubric import Grade
@@ -39,7 +44,8 @@ from bot.runtime import Runtime
 from bot.session import SessionEngine
 from bot.settings import get_settings
 from bot.users import Accounts, SignInLimited, SignInLimiter
-from bot.web import chat_view, dashboard, debrief_view, transcripts
+from bot.web import chat_view, dashboard, debrief_view, security, transcripts
+from bot.web.credentials import STAMP, Credentials
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,8 @@ runtime = Runtime.create(get_settings())
 
 @cl.on_app_startup
 async def startup() -> None:
+    # Files trainees' sessions produce live here: nobody else may enter.
+    private_dir(FILES_DIRECTORY)
     await runtime.store.init()
 
 
@@ -70,16 +78,50 @@ def data_layer() -> SQLAlchemyDataLayer:
 sign_in_limiter = SignInLimiter()
 
 
+def oauth_role(identifier: str) -> str:
+    return "trainer" if identifier.lower() in runtime.settings.oauth_trainer_set else "trainee"
+
+
+#: Every use of a token is checked against the account as it is now.
+credentials = Credentials(
+    store=lambda: runtime.store,
+    lifetime=lambda: runtime.settings.token_lifetime_hours * 3600,
+    oauth_role=oauth_role,
+)
+
+
+def _policy() -> security.Policy:
+    settings = runtime.settings
+    origins = settings.allowed_origin_list or security.default_origins(
+        chainlit_config.run.host, chainlit_config.run.port
+    )
+    limiter = security.LoginLimiter(settings.login_attempts, settings.login_window_seconds)
+    return security.Policy(origins=frozenset(origins), login=limiter)
+
+
+security.install(_policy(), credentials)
+
+
 @cl.password_auth_callback
 async def sign_in(username: str, password: str) -> cl.User | None:
     try:
         account = await Accounts(runtime.store, sign_in_limiter).authenticate(username, password)
     except SignInLimited as exc:
         log.warning("sign-in refused: %s", exc)
-        return None
+        # Said to the person signing in, not hidden behind "sign-in failed".
+        raise HTTPException(status_code=429, detail=str(exc)) from None
     if account is None:
         return None
-    return cl.User(identifier=account.name, metadata={"role": account.role})
+    # The stamp ties the token to the account's current password and role.
+    return cl.User(identifier=account.name, metadata={"role": account.role, STAMP: account.stamp})
+
+
+@cl.on_logout
+async def sign_out(request: Request, response: Response) -> dict[str, bool]:
+    """Signing out ends the token on the server too, not only in this browser."""
+    if token := get_token_from_cookies(request.cookies):
+        await credentials.end(token)
+    return {"success": True}
 
 
 async def oauth_sign_in(
@@ -92,8 +134,7 @@ async def oauth_sign_in(
     """OAuth sign-in (Chainlit's providers, configured by their environment
     variables): the identity comes from the provider, the role from
     COACH_OAUTH_TRAINERS (trainers) or it is trainee."""
-    trainers = runtime.settings.oauth_trainer_set
-    role = "trainer" if default_user.identifier.lower() in trainers else "trainee"
+    role = oauth_role(default_user.identifier)
     return cl.User(
         identifier=default_user.identifier, metadata={"role": role, "provider": provider_id}
     )
