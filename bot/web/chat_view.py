@@ -17,6 +17,7 @@ from bot.i18n import Language, format_datetime, t
 from bot.mood import MOOD_MAX, mood_band
 from bot.personas import Persona
 from bot.rubric import CRITERIA_BY_ID, Grade
+from bot.web.markup import inert
 
 #: Shown where there is no value (no score yet, no trainee name).
 NONE = "–"
@@ -69,11 +70,14 @@ def grade_title(grade: Grade, lang: Language) -> str:
 
 
 def grade_markdown(grade: Grade, lang: Language) -> str:
+    """A grade as the trainee (and, in a transcript, the trainer) reads it.
+    The grader's words and the quoted evidence come from the trainee's reply
+    or a model: escaped, never read as markup."""
     lines: list[str] = []
     if grade.feedback:
-        lines += [f"**{grade.feedback}**", ""]
+        lines += [f"**{inert(grade.feedback)}**", ""]
     if grade.note:
-        lines += [f"_{grade.note}_", ""]
+        lines += [f"_{inert(grade.note)}_", ""]
     for verdict, mark in (("missed", "✗"), ("met", "✓")):
         items = [(cid, r) for cid, r in grade.criteria.items() if r.verdict == verdict]
         if not items:
@@ -82,11 +86,12 @@ def grade_markdown(grade: Grade, lang: Language) -> str:
         for cid, result in items:
             label = CRITERIA_BY_ID[cid].label[lang]
             if result.evidence:
-                label = t("grade.with_evidence", lang, label=label, evidence=result.evidence)
+                evidence = inert(result.evidence)
+                label = t("grade.with_evidence", lang, label=label, evidence=evidence)
             lines.append(f"- {mark} {label}")
         lines.append("")
     if grade.better_reply:
-        lines += [f"**{t('grade.better', lang)}**", "", f"> {grade.better_reply}"]
+        lines += [f"**{t('grade.better', lang)}**", "", f"> {inert(grade.better_reply)}"]
     return "\n".join(lines).strip()
 
 

@@ -4,7 +4,8 @@ Two halves. The aggregation (which sessions count, each one's average score,
 each trainee's scores over time and met rate per criterion) is plain
 functions from stored rows to plain data, testable on a real database
 without Chainlit. The rendering turns that data into the tables, chart and
-button labels the handler sends.
+button labels the handler sends. Trainee names are escaped where they go
+into Markdown or a chart (an OAuth identity is not ours to trust).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.i18n import Language, format_datetime, t
 from bot.rubric import CRITERIA_BY_ID
 from bot.storage import GradeRow, SessionRow, Store
 from bot.web.chat_view import NONE
+from bot.web.markup import inert, plain_label
 from bot.web.transcripts import outcome_label
 
 #: How many sessions get an "Open" button (the newest ones).
@@ -149,7 +151,7 @@ def sessions_table(
         score = scores.get(row.id)
         status = outcome_label(row.end_reason, lang) or t("dashboard.active", lang)
         lines.append(
-            f"| {trainee_of(row)} | {names.get(row.persona_id, row.persona_id)} | "
+            f"| {inert(trainee_of(row))} | {names.get(row.persona_id, row.persona_id)} | "
             f"{format_datetime(row.started_at, lang)} | "
             f"{NONE if score is None else score} | {status} |"
         )
@@ -162,7 +164,7 @@ def criteria_table(criteria: Mapping[str, Mapping[str, Tally]], lang: Language) 
         return ""
     trainees = sorted(criteria)
     lines = [
-        f"| {t('dashboard.criterion', lang)} | " + " | ".join(trainees) + " |",
+        f"| {t('dashboard.criterion', lang)} | " + " | ".join(map(inert, trainees)) + " |",
         "|---|" + "---|" * len(trainees),
     ]
     for cid, criterion in CRITERIA_BY_ID.items():
@@ -196,7 +198,7 @@ def progress_figure(
                 x=[when.isoformat(timespec="minutes") for when, _ in series],
                 y=[score for _, score in series],
                 mode="lines+markers",
-                name=trainee,
+                name=plain_label(trainee),
             )
         )
     figure.update_layout(

@@ -13,6 +13,7 @@ from bot.i18n import Language, t
 from bot.mood import MOOD_MAX
 from bot.rubric import CRITERIA_BY_ID
 from bot.web.chat_view import NONE
+from bot.web.markup import inert
 
 
 def debrief_markdown(debrief: Debrief, lang: Language) -> str:
@@ -40,9 +41,11 @@ def debrief_markdown(debrief: Debrief, lang: Language) -> str:
                 "debrief.improvement", lang, label=criterion.label[lang], tip=criterion.tip[lang]
             )
             lines.append(f"{n}. {improvement}")
-            lines.append(f"   - {t('debrief.you_said', lang, turn=item.turn, quote=item.quote)}")
+            quote = inert(item.quote)  # the trainee's words, shown as typed
+            lines.append(f"   - {t('debrief.you_said', lang, turn=item.turn, quote=quote)}")
             if item.better_reply:
-                lines.append(f"   - {t('debrief.better', lang, reply=item.better_reply)}")
+                reply = inert(item.better_reply)
+                lines.append(f"   - {t('debrief.better', lang, reply=reply)}")
         lines.append("")
     if debrief.criteria:
         lines += [

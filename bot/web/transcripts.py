@@ -4,6 +4,9 @@ dashboard).
 
 The dict is the one record both files are made from, so they always agree;
 its keys and values are data (ISO dates, outcome codes), never UI words.
+In the Markdown, what the trainee typed and what the models wrote is
+escaped (bot/web/markup.py): a trainer reading it sees the text, never
+markup a trainee slipped in (a forged customer line, grade, link or image).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from bot.personas import Persona
 from bot.rubric import Grade
 from bot.storage import StoredSession
 from bot.web.chat_view import NONE, grade_markdown, grade_title
+from bot.web.markup import inert
 
 OUTCOMES: tuple[str, ...] = get_args(EndReason)
 
@@ -70,7 +74,7 @@ def transcript_markdown(data: dict[str, Any], lang: Language) -> str:
         f"# {data['persona_name']}",
         "",
         f"- {t('transcript.date', lang, date=data['started_at'])}",
-        f"- {t('transcript.trainee', lang, name=data['user'])}",
+        f"- {t('transcript.trainee', lang, name=inert(data['user'] or NONE))}",
         f"- {t('transcript.outcome', lang, outcome=outcome_label(data['outcome'], lang) or NONE)}",
         f"- {t('transcript.mood', lang, start=data['mood_start'], end=data['mood_end'])}",
         "",
@@ -81,7 +85,8 @@ def transcript_markdown(data: dict[str, Any], lang: Language) -> str:
             if m["role"] == "customer"
             else t("transcript.trainee_speaker", lang)
         )
-        lines += [t("transcript.line", lang, speaker=who, content=m["content"]), ""]
+        content = inert(m["content"])
+        lines += [t("transcript.line", lang, speaker=who, content=content), ""]
         grade = m.get("grade")
         if grade:
             parsed = Grade.model_validate(grade)
