@@ -146,6 +146,13 @@ class SignInLimiter:
             return 0.0
         return self.window - (now - recent[0])
 
+    def refusal(self, name: str) -> str | None:
+        """What to tell someone signing in as ``name`` while it is locked; None if it is not."""
+        wait = self.locked_for(name.casefold())
+        if not wait:
+            return None
+        return f"too many failed sign-ins for '{name}'; try again in {int(wait // 60) + 1} min"
+
     def failed(self, key: str) -> None:
         self._seen.setdefault(key, deque()).append(time.monotonic())
         if len(self._seen) > 10_000:  # bounded memory under a spray of names
@@ -207,11 +214,8 @@ class Accounts:
         many failures (checked before any hashing).
         """
         key = name.casefold()
-        wait = self.limiter.locked_for(key)
-        if wait:
-            raise SignInLimited(
-                f"too many failed sign-ins for '{name}'; try again in {int(wait // 60) + 1} min"
-            )
+        if refusal := self.limiter.refusal(name):
+            raise SignInLimited(refusal)
         row = await self.store.get_user(name)
         # One hash either way, in a worker thread: the event loop stays free and
         # an unknown name takes as long as a wrong password.

@@ -23,7 +23,7 @@ from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.oauth_providers import get_configured_oauth_providers
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 
 from bot.errors import CoachError
 from bot.events import (
@@ -96,7 +96,11 @@ def _policy() -> security.Policy:
         chainlit_config.run.host, chainlit_config.run.port
     )
     limiter = security.LoginLimiter(settings.login_attempts, settings.login_window_seconds)
-    return security.Policy(origins=frozenset(origins), login=limiter)
+    # The lock-out is said by the guard: Chainlit turns any error in the
+    # callback below into a bare "sign-in failed".
+    return security.Policy(
+        origins=frozenset(origins), login=limiter, account_locked=sign_in_limiter.refusal
+    )
 
 
 security.install(_policy(), credentials)
@@ -107,9 +111,9 @@ async def sign_in(username: str, password: str) -> cl.User | None:
     try:
         account = await Accounts(runtime.store, sign_in_limiter).authenticate(username, password)
     except SignInLimited as exc:
+        # Locked since the guard looked (a race): refused like a wrong password.
         log.warning("sign-in refused: %s", exc)
-        # Said to the person signing in, not hidden behind "sign-in failed".
-        raise HTTPException(status_code=429, detail=str(exc)) from None
+        return None
     if account is None:
         return None
     # The stamp ties the token to the account's current password and role.

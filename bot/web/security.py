@@ -68,6 +68,8 @@ SHUT_ROUTES: tuple[tuple[str, str, str], ...] = (
 SHUT_EVENTS = ("edit_message", "message_favorite", "fetch_favorites")
 
 LOGIN_PATH = "/login"
+#: A sign-in form is a name and a password; anything bigger is refused unread.
+MAX_LOGIN_BODY = 16 * 1024
 
 
 def origin_of(url: str) -> str | None:
@@ -123,9 +125,12 @@ class LoginLimiter:
         else:
             self._pending.pop(client, None)
         if not succeeded:
-            self._failures.setdefault(client, deque()).append(time.monotonic())
-            while len(self._failures) > self.max_clients:
-                del self._failures[next(iter(self._failures))]
+            self.failed(client)
+
+    def failed(self, client: str) -> None:
+        self._failures.setdefault(client, deque()).append(time.monotonic())
+        while len(self._failures) > self.max_clients:
+            del self._failures[next(iter(self._failures))]
 
 
 @dataclass
@@ -134,6 +139,8 @@ class Policy:
 
     origins: frozenset[str]
     login: LoginLimiter
+    #: What to answer a sign-in as this account name (locked out), None to let it try.
+    account_locked: Callable[[str], str | None] = lambda _name: None
 
     def allows_origin(self, origin: str | None) -> bool:
         """A missing Origin is allowed (not a cross-origin browser request:
@@ -224,6 +231,25 @@ class Guard:
                 [(b"retry-after", str(seconds).encode())],
             )
             return
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > MAX_LOGIN_BODY:
+                await _answer(
+                    send, 413, "the sign-in form is too large; send a name and a password"
+                )
+                return
+            if not message.get("more_body", False):
+                break
+        name = await _form_field(scope, body, "username")
+        if name and (why := self.policy.account_locked(name)):
+            limiter.failed(client)  # costs no hash, but it is a failed attempt
+            await _answer(send, 429, why, [(b"retry-after", b"60")])
+            return
+        receive = _replay(body, receive)
         status = 500
         inner = _with_headers(send)
 
@@ -238,6 +264,36 @@ class Guard:
             await self.app(scope, receive, watch)
         finally:
             limiter.finish(client, succeeded=status < 400)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` again, then whatever comes after."""
+    sent = False
+
+    async def replaying() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replaying
+
+
+async def _form_field(scope: Scope, body: bytes, field_name: str) -> str | None:
+    """One field of a (urlencoded or multipart) form body, None if unreadable."""
+    from starlette.requests import Request
+
+    async def nothing_more() -> Message:
+        return {"type": "http.disconnect"}
+
+    try:
+        form = await Request(scope, _replay(body, nothing_more)).form()
+        value = form.get(field_name)
+        await form.close()
+    except Exception:  # a malformed form: Chainlit's own parser will answer it
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _with_headers(send: Send) -> Send:
