@@ -14,8 +14,26 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     rounds: Annotated[int, typer.Option(min=1, help="Repeats of each measure.")] = 5,
     turns: Annotated[int, typer.Option(min=2, help="Turns in the offline session.")] = 40,
+    signin: Annotated[
+        bool,
+        typer.Option(
+            "--signin",
+            help="Instead: start the web app and measure /health during a flood of bad "
+            "sign-ins (about 30 s).",
+        ),
+    ] = False,
 ) -> None:
     """Measure the offline path: checks, a whole turn, history trimming, memory, cold start."""
+    if signin:
+        from bot.bench_signin import run_signin_bench, signin_lines
+
+        signin_figures = run_signin_bench()
+        if as_json:
+            print(json.dumps(signin_figures))
+            return
+        for line in signin_lines(signin_figures):
+            out.print(line, markup=False)
+        return
     from bot.bench import run_bench
     from bot.settings import get_settings
 
