@@ -231,25 +231,35 @@ class Guard:
                 [(b"retry-after", str(seconds).encode())],
             )
             return
+        # Counted from now, before any await: 30 requests arriving together
+        # must not all pass the check above before the first is counted.
+        limiter.start(client)
+        status = 500
+        try:
+            status = await self._sign_in(scope, receive, send)
+        finally:
+            limiter.finish(client, succeeded=status < 400)
+
+    async def _sign_in(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Read the form (bounded), refuse a locked account, else let Chainlit
+        sign in; the status answered."""
         body = b""
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return  # the client went away
+                return 499  # the client went away
             body += message.get("body", b"")
             if len(body) > MAX_LOGIN_BODY:
                 await _answer(
                     send, 413, "the sign-in form is too large; send a name and a password"
                 )
-                return
+                return 413
             if not message.get("more_body", False):
                 break
         name = await _form_field(scope, body, "username")
         if name and (why := self.policy.account_locked(name)):
-            limiter.failed(client)  # costs no hash, but it is a failed attempt
             await _answer(send, 429, why, [(b"retry-after", b"60")])
-            return
-        receive = _replay(body, receive)
+            return 429
         status = 500
         inner = _with_headers(send)
 
@@ -259,11 +269,8 @@ class Guard:
                 status = int(message["status"])
             await inner(message)
 
-        limiter.start(client)
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            limiter.finish(client, succeeded=status < 400)
+        await self.app(scope, _replay(body, receive), watch)
+        return status
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

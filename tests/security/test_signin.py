@@ -16,20 +16,30 @@ from tests.security.conftest import App, start_app
 
 pytestmark = pytest.mark.security
 
-WINDOW = 4  # seconds: short, so the test can wait it out
+ATTEMPTS = 10  # failing or pending sign-ins per client per minute
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     server = start_app(
         tmp_path_factory.mktemp("signin"),
-        COACH_LOGIN_ATTEMPTS="10",
-        COACH_LOGIN_WINDOW_SECONDS=str(WINDOW),
+        COACH_LOGIN_ATTEMPTS=str(ATTEMPTS),
+        COACH_LOGIN_WINDOW_SECONDS="60",
     )
     try:
         yield server
     finally:
         server.stop()
+
+
+async def test_a_locked_account_is_told_so_and_the_client_recovers(app: App) -> None:
+    # Runs before the flood below, which uses up this client's attempts.
+    for _ in range(5):
+        assert app.login("bob", "wrong-password").status_code == 401
+    locked = app.login("bob")  # even the right password, while locked
+    assert locked.status_code == 429
+    assert "too many failed sign-ins for 'bob'" in locked.json()["detail"]
+    assert app.login("alice").status_code == 200  # other accounts are not locked
 
 
 async def test_a_flood_of_bad_sign_ins_gets_429_and_health_keeps_answering(app: App) -> None:
@@ -57,21 +67,13 @@ async def test_a_flood_of_bad_sign_ins_gets_429_and_health_keeps_answering(app: 
         await prober
 
     codes = [r.status_code for r in responses]
-    assert codes.count(429) >= 20 and set(codes) <= {401, 429}, codes
+    # At most ATTEMPTS were let through to the password check (fewer: the
+    # lock-out test above used some); the rest were answered at once.
+    assert codes.count(429) >= 30 - ATTEMPTS and set(codes) <= {401, 429}, codes
     limited = next(r for r in responses if r.status_code == 429)
     assert "too many sign-in attempts from your address" in limited.json()["detail"]
     assert int(limited.headers["retry-after"]) >= 1
     assert health_times and max(health_times) < 2.0, health_times
-
-
-async def test_a_locked_account_is_told_so_and_the_client_recovers(app: App) -> None:
-    await asyncio.sleep(WINDOW + 0.5)  # the flood above is forgotten
-    for _ in range(5):
-        assert app.login("bob", "wrong-password").status_code == 401
-    locked = app.login("bob")  # even the right password, while locked
-    assert locked.status_code == 429
-    assert "too many failed sign-ins for 'bob'" in locked.json()["detail"]
-    assert app.login("alice").status_code == 200  # other accounts are not locked
 
 
 def test_the_login_page_says_what_a_429_means(repo: Path) -> None:
