@@ -39,6 +39,12 @@ def run(
             "no accounts yet, so nobody can sign in; add one with "
             "coach users add NAME --role trainee (or run with --demo)"
         )
+    if host not in ("127.0.0.1", "localhost") and not settings.allowed_origin_list:
+        note(
+            f"only http://localhost:{port} and http://127.0.0.1:{port} may open the app; "
+            "set COACH_ALLOWED_ORIGINS to the address people will use "
+            f"(e.g. http://coach.example.org:{port})"
+        )
     out.print(f"Model: {backend.describe()}", markup=False)
     if backend.notice:
         out.print(backend.notice, markup=False, style="dim")
