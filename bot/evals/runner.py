@@ -44,6 +44,7 @@ from bot.evals.pinning import (
     load_thresholds,
     save_baseline,
 )
+from bot.evals.tags import tag_figures
 from bot.grader import Grader
 from bot.personas import PersonaCatalog, load_catalog
 from bot.recordings import RecordingCache
@@ -379,6 +380,7 @@ class Evaluator:
         limits: GraderThresholds | None,
     ) -> dict[str, Any]:
         metrics = grader_metrics(results, pinned)
+        by_tag = tag_figures(results, pinned)
         adversarial = adversarial_failures(results)
         failures = check_grader(metrics, limits, adversarial) if limits else []
         flips: list[dict[str, Any]] = []
@@ -408,6 +410,7 @@ class Evaluator:
             "pinned": limits is not None and not self.options.datasets,
             "metrics": metrics,
             "adversarial": adversarial,
+            "by_tag": by_tag,
             "failures": failures,
             "flips": flips,
             "checks": checks,
