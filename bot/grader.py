@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -135,13 +136,13 @@ def _delimiter_tag(turn: str) -> str:
     return hashlib.sha256(turn.encode()).hexdigest()[:8]
 
 
+_TAGS = re.compile(r"<(/?)\s*(trainee[_ -]?turn|conversation)", re.IGNORECASE)
+
+
 def _scrub(text: str) -> str:
-    return (
-        text.replace("<trainee_turn", "<trainee-turn")
-        .replace("</trainee_turn", "</trainee-turn")
-        .replace("<conversation", "<conversation-")
-        .replace("</conversation", "</conversation-")
-    )
+    """Trainee or customer text can never open or close the prompt's own tags,
+    whatever their case or spacing: their brackets are neutralised."""
+    return _TAGS.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
 
 
 class Grader:
@@ -181,7 +182,8 @@ class Grader:
         report: CheckReport | None = None,
     ) -> Grade:
         """The turn's grade; pass ``report`` when the checks already ran on this turn."""
-        report = report or run_checks(turn, language, history)
+        triggers = persona.triggers if persona is not None else ()
+        report = report or run_checks(turn, language, history, triggers=triggers)
         if self.models is None:
             return self.grade_checks_only(turn, language, history, report=report)
         if report.injection:
