@@ -68,6 +68,9 @@ class CheckReport:
     hints: dict[str, Finding] = field(default_factory=dict)
     #: Words that try to instruct the grader ("ignore your instructions", "SYSTEM:").
     injection: list[str] = field(default_factory=list)
+    #: Where those attacks are, as spans of the original text (whole sentences,
+    #: or whole lines for "SYSTEM:" blocks and JSON), to cut before a model reads it.
+    attack_spans: list[tuple[int, int]] = field(default_factory=list)
     #: The customer's last message contains insults or threats.
     abusive_customer: bool = False
     #: The turn closes the conversation (a farewell).
@@ -330,16 +333,38 @@ _CREDIT_LISTS = (
 _STUFFING_LISTS = 5
 
 
-def _keyword_stuffing(t: _Turn) -> str | None:
+def _keyword_stuffing(t: _Turn) -> tuple[int, int] | None:
     """The sentence that piles up the rubric's phrases, if there is one."""
     by_sentence: dict[tuple[int, int], set[str]] = {}
     for name in _CREDIT_LISTS:
         for m in t.find(name):
             by_sentence.setdefault(t.folded.sentence_bounds(m.start), set()).add(name)
-    for (start, end), names in by_sentence.items():
+    for bounds, names in by_sentence.items():
         if len(names) >= _STUFFING_LISTS:
-            return f"keyword stuffing: {t.folded.source(start, end)[:120]}"
+            return bounds
     return None
+
+
+def _attack_span(folded: Folded, position: int) -> tuple[int, int]:
+    """The sentence around an attack; "SYSTEM:" lines and JSON run to their line's end."""
+    text = folded.text
+    start, end = folded.sentence_bounds(position)
+    line_start = text.rfind("\n", 0, position) + 1
+    if not text[line_start:position].strip() or text[position] in "{[<":
+        line_end = text.find("\n", position)
+        end = max(end, line_end if line_end != -1 else len(text))
+    while end < len(text) and text[end] in ".!?;\n ":
+        end += 1
+    return start, end
+
+
+def attack_spans(text: str, language: Language) -> list[tuple[int, int]]:
+    """Spans of ``text`` that try to instruct the grader (for earlier turns of a
+    conversation, which the grader also reads)."""
+    folded = fold(text)
+    found = load_lexicon(language).find("injection", folded, include_quoted=True)
+    spans = [_attack_span(folded, m.start) for m in found]
+    return [(folded.index[a], folded.index[b - 1] + 1) for a, b in spans if b > a]
 
 
 def _rubric_rules(t: _Turn, report: CheckReport) -> None:
@@ -398,10 +423,15 @@ def _judgement_hints(
         h["set_boundaries"] = Finding("met", _evidence(boundary)) if boundary else Finding("missed")
 
     # Attacks count inside quotation marks too: quoting is no shelter here.
-    report.injection = [
-        m.evidence for m in t.lexicon.find("injection", t.folded, include_quoted=True)
-    ]
+    attacks = t.lexicon.find("injection", t.folded, include_quoted=True)
+    report.injection = [m.evidence for m in attacks]
+    spans = [_attack_span(t.folded, m.start) for m in attacks]
     if stuffed := _keyword_stuffing(t):
-        report.injection.append(stuffed)
+        start, end = stuffed
+        report.injection.append(f"keyword stuffing: {t.folded.source(start, end)[:120]}")
+        spans.append((start, end))
+    report.attack_spans = [
+        (t.folded.index[a], t.folded.index[b - 1] + 1) for a, b in spans if b > a
+    ]
     if report.injection and "plain_register" not in h:
         h["plain_register"] = Finding("missed", "; ".join(report.injection), True)

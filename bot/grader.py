@@ -33,11 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from bot import prompts
 from bot.backends import GraderModels, describe_error
-from bot.checks import CheckReport, run_checks
+from bot.checks import CheckReport, attack_spans, run_checks
 from bot.conversation import Message
 from bot.errors import RecordingMissing
 from bot.i18n import t
-from bot.lexicon import load_lexicon
 from bot.mood import cap_deescalation, estimate_deescalation
 from bot.rubric import (
     CRITERIA_BY_ID,
@@ -110,24 +109,27 @@ def llm_grade_model(criteria: Sequence[str], *, bounded: bool = False) -> type[B
 
 def strip_injection(turn: str, report: CheckReport) -> str:
     """The reply without the sentences (or lines) that try to instruct the grader."""
-    if not report.injection:
-        return turn
-    folded = fold(turn)
-    text = folded.text
-    cut = [False] * len(turn)
-    for m in load_lexicon(report.language).find("injection", folded, include_quoted=True):
-        start, end = folded.sentence_bounds(m.start)
-        # Injected JSON or "SYSTEM:" blocks run to the end of their line.
-        line_start = text.rfind("\n", 0, m.start) + 1
-        if not text[line_start : m.start].strip() or text[m.start] == "{":
-            line_end = text.find("\n", m.start)
-            end = max(end, line_end if line_end != -1 else len(text))
-        while end < len(text) and text[end] in ".!?;\n ":
-            end += 1
-        for i in range(folded.index[start], folded.index[end - 1] + 1 if end else 0):
+    return cut_spans(turn, report.attack_spans) if report.injection else turn
+
+
+def cut_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``text`` without those spans (original coordinates), the rest joined by spaces."""
+    if not spans:
+        return text
+    cut = [False] * len(text)
+    for start, end in spans:
+        for i in range(max(0, start), min(len(text), end)):
             cut[i] = True
-    kept = "".join(ch if not cut[i] else "\x00" for i, ch in enumerate(turn))
+    kept = "".join(ch if not cut[i] else "\x00" for i, ch in enumerate(text))
     return " ".join(part.strip() for part in kept.split("\x00") if part.strip())
+
+
+def _earlier(message: Message, language: Language) -> str:
+    """An earlier message as the grader reads it: attacks cut, tags neutralised."""
+    content = message.content
+    if message.role == "trainee":
+        content = cut_spans(content, attack_spans(content, language)) or "[cut]"
+    return _scrub(content)
 
 
 def _delimiter_tag(turn: str) -> str:
@@ -255,7 +257,7 @@ class Grader:
         judge = tuple(cid for cid in CRITERION_IDS if cid not in decided)
         transcript, dropped = trim_history(history, self.settings.history_token_budget)
         hints = [
-            {"criterion": cid, "verdict": f.verdict, "evidence": f.evidence}
+            {"criterion": cid, "verdict": f.verdict, "evidence": _scrub(f.evidence or "") or None}
             for cid, f in {**report.findings, **report.hints}.items()
             if f.authoritative or f.evidence
         ]
@@ -268,7 +270,7 @@ class Grader:
         user = prompts.render(
             "grader_user",
             persona=persona,
-            transcript=[{"role": m.role, "content": _scrub(m.content)} for m in transcript],
+            transcript=[{"role": m.role, "content": _earlier(m, language)} for m in transcript],
             dropped=dropped,
             turn=_scrub(turn),
             tag=_delimiter_tag(turn),

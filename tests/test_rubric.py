@@ -223,7 +223,10 @@ def test_a_toy_criterion_is_graded_scored_reasoned_and_rendered(tmp_path: Path) 
         shutil.copytree(ROOT / name, copy / name, ignore=ignore)
     with (copy / "bot" / "rubric.yaml").open("a", encoding="utf-8") as f:
         f.write(TOY)
-    for language, words in (("en", "make it quick|get to the point"), ("fr", "faites vite|abregez")):
+    for language, words in (
+        ("en", "make it quick|get to the point"),
+        ("fr", "faites vite|abregez"),
+    ):
         with (copy / "bot" / "lexicon" / f"{language}.txt").open("a", encoding="utf-8") as f:
             f.write(f"\n[rudeness]\n{words}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COACH_", "OPENAI_"))}
@@ -240,7 +243,11 @@ def test_a_toy_criterion_is_graded_scored_reasoned_and_rendered(tmp_path: Path) 
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["ids"][-1] == "no_rudeness" and len(out["ids"]) == len(CRITERION_IDS) + 1
     toy = out["grade"]["criteria"]["no_rudeness"]
-    assert toy == {"verdict": "missed", "evidence": "Make it quick; Get to the point", "source": "check"}
+    assert toy == {
+        "verdict": "missed",
+        "evidence": "Make it quick; Get to the point",
+        "source": "check",
+    }
     # Weighted in the score with its weight (2), beside the other applicable criteria.
     criteria = out["grade"]["criteria"]
     earned = sum(CRITERIA_BY_ID[c].weight for c, r in criteria.items() if r["verdict"] == "met")

@@ -393,7 +393,8 @@ class Evaluator:
                 flips = [{**f.__dict__, "worse": f.worse} for f in found]
                 worse = [f for f in found if f.worse]
                 # Live models are not deterministic: their flips are shown, not fatal.
-                if worse and mode != "live":
+                # --accept is the decision to take these flips as the new baseline.
+                if worse and mode != "live" and not self.options.accept:
                     failures.append(
                         f"{len(worse)} verdicts that were right in the accepted run "
                         "are now wrong: " + ", ".join(f"{f.case} {f.criterion}" for f in worse[:10])
