@@ -778,8 +778,9 @@ class CoachDataLayer(BaseDataLayer):
         if filters.search:
             escaped = filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"
+            said = steps.alias("said")
             matching_step = exists().where(
-                steps.c.threadId == threads.c.id, steps.c.output.ilike(pattern, escape="\\")
+                said.c.threadId == threads.c.id, said.c.output.ilike(pattern, escape="\\")
             )
             query = query.where(or_(threads.c.name.ilike(pattern, escape="\\"), matching_step))
         if filters.feedback is not None:
