@@ -27,6 +27,7 @@ upsert_feedback, which must answer with an id and so raises AccessRefused.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -803,7 +804,12 @@ class CoachDataLayer(BaseDataLayer):
             userId=row.userId,
             userIdentifier=row.owner,
             tags=_tags(row.tags),
-            metadata=_unshared(row.metadata),
+            # As JSON text, as Chainlit's own layer handed it over on SQLite:
+            # Chainlit's server parses it where it needs it (a resume restores
+            # the chat profile and settings from it), while the page, given a
+            # dict, switches to the thread's chat profile, reconnects and so
+            # resumes the thread a second time (two "session resumed" turns).
+            metadata=cast(dict[str, Any], json.dumps(_unshared(row.metadata))),
             steps=[],
             elements=[],
         )

@@ -9,6 +9,7 @@ sharing is off, and element files survive a new app instance.
 from __future__ import annotations
 
 import base64
+import json
 import stat
 import uuid
 from typing import Any
@@ -272,11 +273,12 @@ async def test_sharing_is_off(world: World) -> None:
     )
     thread = await world.layer.get_thread(alice_thread)
     assert thread is not None
-    assert thread["metadata"] == {"chat_profile": "fr-deuil-chien"}
+    # Handed to Chainlit as JSON text, as Chainlit's own layer did on SQLite.
+    assert json.loads(str(thread["metadata"])) == {"chat_profile": "fr-deuil-chien"}
     # A key set to None is removed (Chainlit's merge rule).
     await world.layer.update_thread(alice_thread, metadata={"chat_profile": None, "env": {}})
     thread = await world.layer.get_thread(alice_thread)
-    assert thread is not None and thread["metadata"] == {"env": {}}
+    assert thread is not None and json.loads(str(thread["metadata"])) == {"env": {}}
 
 
 async def test_elements_round_trip_and_survive_a_new_app_instance(world: World) -> None:
