@@ -10,10 +10,12 @@ guarantees over Chainlit surfaces nobody upstream maintains any more.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import socket
 import sqlite3
+import stat
 import subprocess
 import time
 import urllib.request
@@ -108,6 +110,8 @@ class Browser:
         self.app, self.http, self.name = app, http, name
         self.cookie = ""
         self.sockets: list[socketio.AsyncClient] = []
+        #: The messages each socket was sent, in order.
+        self.shown: dict[socketio.AsyncClient, list[dict[str, Any]]] = {}
 
     async def sign_in(self) -> None:
         async with self.http.post(
@@ -138,6 +142,13 @@ class Browser:
         """A socket session as the page opens it; returns it and its session id."""
         client = socketio.AsyncClient(reconnection=False)
         session_id = str(uuid.uuid4())
+        shown: list[dict[str, Any]] = []
+        self.shown[client] = shown
+
+        async def on_message(step: dict[str, Any]) -> None:
+            shown.append(step)
+
+        client.on("new_message", on_message)
         await client.connect(
             self.app.url,
             socketio_path="/ws/socket.io",
@@ -155,6 +166,14 @@ class Browser:
         self.sockets.append(client)
         await client.emit("connection_successful")
         return client, session_id
+
+    async def shown_text(self, client: socketio.AsyncClient, text: str) -> None:
+        """Wait until the page on `client` has been sent a message containing `text`."""
+
+        async def found() -> bool:
+            return any(text in str(m.get("output", "")) for m in self.shown[client])
+
+        await eventually(found, f"{text!r} on {self.name}'s page")
 
     async def say(self, client: socketio.AsyncClient, text: str, step_id: str | None = None) -> str:
         step_id = step_id or str(uuid.uuid4())
@@ -205,6 +224,7 @@ async def a_session(person: Browser, text: str) -> tuple[str, str, str]:
     """A conversation of `person`'s with one reply: (thread id, step id, session id)."""
     before = {t["id"] for t in await person.threads()}
     client, session_id = await person.connect()
+    await person.shown_text(client, "Allô")  # the customer's opening: the chat has started
     step_id = await person.say(client, text)
 
     async def new_thread() -> list[dict[str, Any]]:
@@ -274,6 +294,7 @@ async def test_a_step_hijack_leaves_her_message_in_her_thread(
 
     # Bob sends a message carrying Alice's step id on his own socket.
     client, _ = await bob.connect(thread_id=bob_thread)
+    await bob.shown_text(client, "Session resumed")
     await bob.say(client, "hijacked", step_id=alice_step)
     marker = await bob.say(client, "after the hijack")
 
@@ -322,3 +343,38 @@ async def test_feedback_on_another_users_step_is_refused(
     assert app.rows("select value from feedbacks where id = ?", feedback_id) == [(1,)]
     steps = {s["id"]: s for s in (await alice.thread(alice_thread))["steps"]}
     assert steps[alice_step]["feedback"]["value"] == 1
+
+
+async def test_debrief_files_survive_a_restart_and_reach_only_their_readers(
+    app: App, browsers: dict[str, Browser]
+) -> None:
+    alice, bob = browsers["alice"], browsers["bob"]
+    alice_thread, _, _ = await a_session(alice, "Je suis désolée, je comprends")
+    client, _ = await alice.connect(thread_id=alice_thread)
+    await alice.shown_text(client, "Session resumed")
+    await alice.say(client, "/end")
+
+    async def debrief() -> dict[str, Any] | None:
+        elements = (await alice.thread(alice_thread))["elements"] or []
+        names = {e["name"] for e in elements}
+        if "debrief-chart" in names and any(n.endswith(".json") for n in names):
+            return {e["name"]: e for e in elements}
+        return None
+
+    await eventually(debrief, "the debrief's chart and transcripts")
+    await alice.close()
+    app.stop()
+    app.start()
+
+    files = await debrief()
+    assert files is not None
+    chart = str(files["debrief-chart"]["url"])
+    assert chart.startswith("data:application/json;base64,")
+    assert "data" in json.loads(base64.b64decode(chart.partition(",")[2]))
+    folder = app.workdir / "data" / "files" / alice_thread
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    status, body = await bob.request("GET", f"/project/thread/{alice_thread}")
+    assert status == 401 and "base64" not in body
+    element_id = files["debrief-chart"]["id"]
+    status, body = await bob.request("GET", f"/project/thread/{alice_thread}/element/{element_id}")
+    assert status == 401 and "base64" not in body
