@@ -16,7 +16,6 @@ from typing import Any
 
 import chainlit as cl
 from chainlit.data import get_data_layer
-from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.oauth_providers import get_configured_oauth_providers
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
@@ -40,6 +39,8 @@ from bot.session import SessionEngine
 from bot.settings import get_settings
 from bot.users import Accounts, SignInLimited, SignInLimiter
 from bot.web import chat_view, dashboard, debrief_view, transcripts
+from bot.web.data_layer import CoachDataLayer
+from bot.web.element_store import ElementStore
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,12 @@ async def startup() -> None:
 
 
 @cl.data_layer
-def data_layer() -> SQLAlchemyDataLayer:
-    # Chainlit's own thread history lives in the same database as the sessions.
-    return SQLAlchemyDataLayer(conninfo=runtime.settings.resolved_database_url)
+def data_layer() -> CoachDataLayer:
+    # Chainlit's thread history lives in the same database as the sessions, read
+    # and written only through the project's own layer (bound SQL, ownership
+    # checks); element files (the debrief chart, transcripts) in the data folder.
+    files = ElementStore(runtime.settings.data_dir / "files")
+    return CoachDataLayer(runtime.store.engine, files)
 
 
 #: One for the app, so that the lock-out counts failures across requests.
