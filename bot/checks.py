@@ -54,7 +54,12 @@ class Finding:
     authoritative: bool = False
 
     def result(self) -> CriterionResult:
-        return CriterionResult(verdict=self.verdict, evidence=self.evidence, source="check")
+        return CriterionResult(
+            verdict=self.verdict,
+            evidence=self.evidence,
+            source="check",
+            basis="found" if self.authoritative else "not_found",
+        )
 
 
 @dataclass

@@ -228,12 +228,6 @@ class Grader:
             note=note,
         )
 
-    @staticmethod
-    def _checks_decide(criterion: str) -> bool:
-        """The checks decide a "check" criterion outright; for a "both" one, words
-        found decide and the LLM decides the rest."""
-        return CRITERIA_BY_ID[criterion].kind == "check"
-
     def _model_for(self, criteria: tuple[str, ...]) -> Runnable[Any, Any]:
         assert self.models is not None
         if criteria not in self._bound:
@@ -249,10 +243,14 @@ class Grader:
         persona: Persona | None,
         report: CheckReport,
     ) -> Grade:
+        # Words found (or the conversation's structure) decide, and so do the
+        # "check" criteria's verdicts from words not found; the model decides
+        # the rest. (Letting the model overrule words not found waits for a
+        # model that grades better than chance: see evals/README.md.)
         decided = {
             cid: f
             for cid, f in {**report.hints, **report.findings}.items()
-            if f.authoritative or self._checks_decide(cid)
+            if f.authoritative or CRITERIA_BY_ID[cid].kind == "check"
         }
         judge = tuple(cid for cid in CRITERION_IDS if cid not in decided)
         transcript, dropped = trim_history(history, self.settings.history_token_budget)

@@ -76,7 +76,16 @@ async def test_the_llm_refines_only_the_check_and_judgement_criteria(settings: S
     assert grade.criteria["reformulate"].source == "llm"
     assert grade.criteria["apologize"].verdict == "missed"
     assert grade.criteria["apologize"].source == "check"
+    assert grade.criteria["apologize"].basis == "not_found"
     assert grade.criteria["concrete_timeline"].source == "check"  # "by 5 pm" was found
+    assert grade.criteria["concrete_timeline"].basis == "found"
+
+
+def test_offline_grades_say_which_verdicts_rest_on_words_not_found(settings: Settings) -> None:
+    grade = Grader(settings, None).grade_checks_only("I'll refund you by 5 pm.", "en", HISTORY_EN)
+    assert grade.criteria["concrete_timeline"].basis == "found"
+    assert grade.criteria["apologize"].verdict == "missed"
+    assert grade.criteria["apologize"].basis == "not_found"
 
 
 async def test_score_is_computed_from_verdicts_not_taken_from_the_model(settings: Settings) -> None:

@@ -247,6 +247,7 @@ def test_a_toy_criterion_is_graded_scored_reasoned_and_rendered(tmp_path: Path) 
         "verdict": "missed",
         "evidence": "Make it quick; Get to the point",
         "source": "check",
+        "basis": "found",
     }
     # Weighted in the score with its weight (2), beside the other applicable criteria.
     criteria = out["grade"]["criteria"]
