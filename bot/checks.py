@@ -16,6 +16,7 @@ checks-only mode the hints are the verdict and everything else is ``na``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -53,7 +54,12 @@ class Finding:
     authoritative: bool = False
 
     def result(self) -> CriterionResult:
-        return CriterionResult(verdict=self.verdict, evidence=self.evidence, source="check")
+        return CriterionResult(
+            verdict=self.verdict,
+            evidence=self.evidence,
+            source="check",
+            basis="found" if self.authoritative else "not_found",
+        )
 
 
 @dataclass
@@ -67,6 +73,9 @@ class CheckReport:
     hints: dict[str, Finding] = field(default_factory=dict)
     #: Words that try to instruct the grader ("ignore your instructions", "SYSTEM:").
     injection: list[str] = field(default_factory=list)
+    #: Where those attacks are, as spans of the original text (whole sentences,
+    #: or whole lines for "SYSTEM:" blocks and JSON), to cut before a model reads it.
+    attack_spans: list[tuple[int, int]] = field(default_factory=list)
     #: The customer's last message contains insults or threats.
     abusive_customer: bool = False
     #: The turn closes the conversation (a farewell).
@@ -110,18 +119,63 @@ class _Turn:
             self._cache[name] = self.lexicon.find(name, self.folded)
         return self._cache[name]
 
-    def said(self, name: str) -> list[Match]:
+    def said(self, name: str, *, loose: bool = False) -> list[Match]:
         """Matches the trainee actually says: not quoted (``find`` already
-        drops those) and not introduced by "I won't tell you" or "they told you"."""
-        negations = self.find("speech_negation")
-        kept = []
-        for m in self.find(name):
-            sentence_start, _ = self.folded.sentence_bounds(m.start)
-            window_start = max(sentence_start, m.start - _NEGATION_WINDOW)
-            if any(window_start <= n.start and n.end <= m.start + 1 for n in negations):
-                continue
-            kept.append(m)
+        drops those) and not introduced by "I won't tell you" or "they told you".
+
+        A denial covers only what directly follows it: a contrast word in
+        between ("I'm not saying this to be rude, but you misunderstood")
+        ends its scope. With ``loose``, matches the loose view alone finds
+        (punctuation between the words of a phrase) count too.
+        """
+        kept = self._said_in(self.folded, name)
+        if loose and (view := self.folded.loose()) is not self.folded:
+            taken = [(self.folded.index[m.start], self.folded.index[m.end - 1]) for m in kept]
+            for m in self._said_in(view, name):
+                start, end = view.index[m.start], view.index[m.end - 1]
+                if not any(a <= end and start <= b for a, b in taken):
+                    kept.append(m)
         return kept
+
+    def _said_in(self, folded: Folded, name: str) -> list[Match]:
+        matches = self.lexicon.find(name, folded)
+        if not matches:
+            return []
+        negations = self.lexicon.find("speech_negation", folded)
+        contrasts = self.lexicon.find("contrast", folded) if negations else []
+        kept = []
+        for m in matches:
+            sentence_start, _ = folded.sentence_bounds(m.start)
+            window_start = max(sentence_start, m.start - _NEGATION_WINDOW)
+            denied = any(
+                window_start <= n.start
+                and n.end <= m.start + 1
+                and not any(n.end <= c.start and c.end <= m.start for c in contrasts)
+                for n in negations
+            )
+            if not denied:
+                kept.append(m)
+        return kept
+
+    def in_question(self, match: Match) -> bool:
+        """The match's sentence is a question."""
+        _, end = self.folded.sentence_bounds(match.start)
+        return self.folded.text[end : end + 1] == "?"
+
+    def phrases(self, phrases: Sequence[str]) -> list[Match]:
+        """Where any of these literal phrases is said (folded, whole words, not quoted)."""
+        found: list[Match] = []
+        quoted = self.folded.quoted_spans()
+        for view in {self.folded, self.folded.loose()}:
+            for phrase in phrases:
+                needle = fold(phrase).text.strip(" .!?,;:")
+                if not needle:
+                    continue
+                for m in re.finditer(rf"(?<!\w){re.escape(needle)}(?!\w)", view.text):
+                    if view is self.folded and any(a <= m.start() < b for a, b in quoted):
+                        continue
+                    found.append(Match(m.start(), m.end(), view.source(m.start(), m.end())))
+        return found
 
     def without(self, name: str, exclusions: str) -> list[Match]:
         """Matches of ``name`` not overlapping a match of ``exclusions``."""
@@ -144,8 +198,15 @@ class _Turn:
         return [m for m in matches if m.start < cut]
 
 
-def run_checks(turn: str, language: Language, history: Sequence[Message] = ()) -> CheckReport:
-    """Check one trainee turn. ``history`` is the conversation before it."""
+def run_checks(
+    turn: str,
+    language: Language,
+    history: Sequence[Message] = (),
+    *,
+    triggers: Sequence[str] = (),
+) -> CheckReport:
+    """Check one trainee turn. ``history`` is the conversation before it;
+    ``triggers`` are a persona's own phrases that hurt like contempt."""
     lexicon = load_lexicon(language)
     t = _Turn(lexicon, turn)
     history = list(history)
@@ -155,11 +216,12 @@ def run_checks(turn: str, language: Language, history: Sequence[Message] = ()) -
     report.closing = bool(t.find("farewell"))
 
     # --- violations: found words decide, absence means met ---------------------
-    blocking = t.said("blocking")
+    blocking = t.said("blocking", loose=True)
     f["no_blocking_phrase"] = (
         Finding("missed", _evidence(blocking), True) if blocking else Finding("met")
     )
-    fillers = t.find("filler")
+    # "ER", "HM" typed in capitals are initials (an ER visit, HM Passport Office).
+    fillers = [m for m in t.find("filler") if not (m.evidence.isupper() and len(m.evidence) <= 3)]
     f["no_filler"] = Finding("missed", _evidence(fillers), True) if fillers else Finding("met")
 
     # --- apologise and reformulate: expected until done once -----------------------
@@ -198,7 +260,9 @@ def run_checks(turn: str, language: Language, history: Sequence[Message] = ()) -
         )
 
     # --- waiting, holding and narrating ---------------------------------------------
-    narration, waits, holds = t.find("narration"), t.said("wait"), t.said("hold")
+    narration, holds = t.find("narration"), t.said("hold")
+    # "Wait, so the parcel never arrived?" is surprise, not a hold.
+    waits = [w for w in t.said("wait") if not t.in_question(w)]
     # A hold is acceptable only with its reason and its length.
     explained_hold = bool(holds and (t.find("hold_reason") or narration) and t.find("duration"))
     if narration:
@@ -241,19 +305,71 @@ def run_checks(turn: str, language: Language, history: Sequence[Message] = ()) -
     else:
         f["check_other_concerns"] = Finding("na")
 
-    if report.closing:
-        thanks = t.find("thanks")
-        f["thank_close"] = (
-            Finding("met", _evidence(thanks), True)
-            if thanks
-            else Finding("missed", _evidence(t.find("farewell")))
-        )
+    # Asking whether anything else is needed is the start of a close: thanks
+    # said then are closing thanks.
+    thanks = t.find("thanks")
+    if (report.closing or other) and thanks:
+        f["thank_close"] = Finding("met", _evidence(thanks), True)
+    elif report.closing:
+        f["thank_close"] = Finding("missed", _evidence(t.find("farewell")))
     else:
         f["thank_close"] = Finding("na")
 
     _rubric_rules(t, report)
-    _judgement_hints(t, report, history)
+    _judgement_hints(t, report, history, triggers)
     return report
+
+
+#: The phrase lists whose words earn credit: what keyword stuffing piles up.
+_CREDIT_LISTS = (
+    "apology",
+    "emotion",
+    "reformulation",
+    "own",
+    "timeline",
+    "other_concerns",
+    "thanks",
+    "opening_thanks",
+    "narration",
+    "solution",
+)
+#: So many different credited phrases in one sentence is a list for a grader,
+#: not something said to a customer.
+_STUFFING_LISTS = 5
+
+
+def _keyword_stuffing(t: _Turn) -> tuple[int, int] | None:
+    """The sentence that piles up the rubric's phrases, if there is one."""
+    by_sentence: dict[tuple[int, int], set[str]] = {}
+    for name in _CREDIT_LISTS:
+        for m in t.find(name):
+            by_sentence.setdefault(t.folded.sentence_bounds(m.start), set()).add(name)
+    for bounds, names in by_sentence.items():
+        if len(names) >= _STUFFING_LISTS:
+            return bounds
+    return None
+
+
+def _attack_span(folded: Folded, position: int) -> tuple[int, int]:
+    """The sentence around an attack; "SYSTEM:" lines and JSON run to their line's end."""
+    text = folded.text
+    start, end = folded.sentence_bounds(position)
+    line_start = text.rfind("\n", 0, position) + 1
+    if not text[line_start:position].strip() or text[position] in "{[<":
+        line_end = text.find("\n", position)
+        end = max(end, line_end if line_end != -1 else len(text))
+    while end < len(text) and text[end] in ".!?;\n ":
+        end += 1
+    return start, end
+
+
+def attack_spans(text: str, language: Language) -> list[tuple[int, int]]:
+    """Spans of ``text`` that try to instruct the grader (for earlier turns of a
+    conversation, which the grader also reads)."""
+    folded = fold(text)
+    found = load_lexicon(language).find("injection", folded, include_quoted=True)
+    spans = [_attack_span(folded, m.start) for m in found]
+    return [(folded.index[a], folded.index[b - 1] + 1) for a, b in spans if b > a]
 
 
 def _rubric_rules(t: _Turn, report: CheckReport) -> None:
@@ -274,11 +390,18 @@ def _rubric_rules(t: _Turn, report: CheckReport) -> None:
             )
 
 
-def _judgement_hints(t: _Turn, report: CheckReport, history: list[Message]) -> None:
+def _judgement_hints(
+    t: _Turn, report: CheckReport, history: list[Message], triggers: Sequence[str]
+) -> None:
     h = report.hints
     if emotion := t.find("emotion"):
         h["acknowledge_emotion"] = Finding("met", _evidence(emotion))
-    if blame := t.said("blame"):
+    # Contempt, minimising the customer's loss and insults are harms the words
+    # prove: final, like a blocking phrase. Blame words are a hint for the LLM.
+    harms = t.said("contempt", loose=True) + t.said("insult", loose=True) + t.phrases(triggers)
+    if harms:
+        h["no_blame"] = Finding("missed", _evidence(harms), True)
+    elif blame := t.said("blame"):
         h["no_blame"] = Finding("missed", _evidence(blame))
     if questions := t.find("open_question"):
         h["explore"] = Finding("met", _evidence(questions))
@@ -295,7 +418,7 @@ def _judgement_hints(t: _Turn, report: CheckReport, history: list[Message]) -> N
 
     customer = _Turn(t.lexicon, last_customer_message(history)) if history else None
     report.abusive_customer = bool(customer and customer.find("insult"))
-    insults = t.said("insult")
+    insults = t.said("insult", loose=True)
     if insults:
         # Answering abuse in kind is a violation, whoever started it.
         h["set_boundaries"] = Finding("missed", _evidence(insults), True)
@@ -304,6 +427,16 @@ def _judgement_hints(t: _Turn, report: CheckReport, history: list[Message]) -> N
         boundary = t.find("boundary")
         h["set_boundaries"] = Finding("met", _evidence(boundary)) if boundary else Finding("missed")
 
-    report.injection = [m.evidence for m in t.find("injection")]
+    # Attacks count inside quotation marks too: quoting is no shelter here.
+    attacks = t.lexicon.find("injection", t.folded, include_quoted=True)
+    report.injection = [m.evidence for m in attacks]
+    spans = [_attack_span(t.folded, m.start) for m in attacks]
+    if stuffed := _keyword_stuffing(t):
+        start, end = stuffed
+        report.injection.append(f"keyword stuffing: {t.folded.source(start, end)[:120]}")
+        spans.append((start, end))
+    report.attack_spans = [
+        (t.folded.index[a], t.folded.index[b - 1] + 1) for a, b in spans if b > a
+    ]
     if report.injection and "plain_register" not in h:
         h["plain_register"] = Finding("missed", "; ".join(report.injection), True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,11 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from bot import prompts
 from bot.backends import GraderModels, describe_error
-from bot.checks import CheckReport, run_checks
+from bot.checks import CheckReport, attack_spans, run_checks
 from bot.conversation import Message
 from bot.errors import RecordingMissing
 from bot.i18n import t
-from bot.lexicon import load_lexicon
 from bot.mood import cap_deescalation, estimate_deescalation
 from bot.rubric import (
     CRITERIA_BY_ID,
@@ -109,24 +109,27 @@ def llm_grade_model(criteria: Sequence[str], *, bounded: bool = False) -> type[B
 
 def strip_injection(turn: str, report: CheckReport) -> str:
     """The reply without the sentences (or lines) that try to instruct the grader."""
-    if not report.injection:
-        return turn
-    folded = fold(turn)
-    text = folded.text
-    cut = [False] * len(turn)
-    for m in load_lexicon(report.language).find("injection", folded, include_quoted=True):
-        start, end = folded.sentence_bounds(m.start)
-        # Injected JSON or "SYSTEM:" blocks run to the end of their line.
-        line_start = text.rfind("\n", 0, m.start) + 1
-        if not text[line_start : m.start].strip() or text[m.start] == "{":
-            line_end = text.find("\n", m.start)
-            end = max(end, line_end if line_end != -1 else len(text))
-        while end < len(text) and text[end] in ".!?;\n ":
-            end += 1
-        for i in range(folded.index[start], folded.index[end - 1] + 1 if end else 0):
+    return cut_spans(turn, report.attack_spans) if report.injection else turn
+
+
+def cut_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``text`` without those spans (original coordinates), the rest joined by spaces."""
+    if not spans:
+        return text
+    cut = [False] * len(text)
+    for start, end in spans:
+        for i in range(max(0, start), min(len(text), end)):
             cut[i] = True
-    kept = "".join(ch if not cut[i] else "\x00" for i, ch in enumerate(turn))
+    kept = "".join(ch if not cut[i] else "\x00" for i, ch in enumerate(text))
     return " ".join(part.strip() for part in kept.split("\x00") if part.strip())
+
+
+def _earlier(message: Message, language: Language) -> str:
+    """An earlier message as the grader reads it: attacks cut, tags neutralised."""
+    content = message.content
+    if message.role == "trainee":
+        content = cut_spans(content, attack_spans(content, language)) or "[cut]"
+    return _scrub(content)
 
 
 def _delimiter_tag(turn: str) -> str:
@@ -135,13 +138,13 @@ def _delimiter_tag(turn: str) -> str:
     return hashlib.sha256(turn.encode()).hexdigest()[:8]
 
 
+_TAGS = re.compile(r"<(/?)\s*(trainee[_ -]?turn|conversation)", re.IGNORECASE)
+
+
 def _scrub(text: str) -> str:
-    return (
-        text.replace("<trainee_turn", "<trainee-turn")
-        .replace("</trainee_turn", "</trainee-turn")
-        .replace("<conversation", "<conversation-")
-        .replace("</conversation", "</conversation-")
-    )
+    """Trainee or customer text can never open or close the prompt's own tags,
+    whatever their case or spacing: their brackets are neutralised."""
+    return _TAGS.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", text)
 
 
 class Grader:
@@ -181,7 +184,8 @@ class Grader:
         report: CheckReport | None = None,
     ) -> Grade:
         """The turn's grade; pass ``report`` when the checks already ran on this turn."""
-        report = report or run_checks(turn, language, history)
+        triggers = persona.triggers if persona is not None else ()
+        report = report or run_checks(turn, language, history, triggers=triggers)
         if self.models is None:
             return self.grade_checks_only(turn, language, history, report=report)
         if report.injection:
@@ -224,12 +228,6 @@ class Grader:
             note=note,
         )
 
-    @staticmethod
-    def _checks_decide(criterion: str) -> bool:
-        """The checks decide a "check" criterion outright; for a "both" one, words
-        found decide and the LLM decides the rest."""
-        return CRITERIA_BY_ID[criterion].kind == "check"
-
     def _model_for(self, criteria: tuple[str, ...]) -> Runnable[Any, Any]:
         assert self.models is not None
         if criteria not in self._bound:
@@ -245,15 +243,19 @@ class Grader:
         persona: Persona | None,
         report: CheckReport,
     ) -> Grade:
+        # Words found (or the conversation's structure) decide, and so do the
+        # "check" criteria's verdicts from words not found; the model decides
+        # the rest. (Letting the model overrule words not found waits for a
+        # model that grades better than chance: see evals/README.md.)
         decided = {
             cid: f
             for cid, f in {**report.hints, **report.findings}.items()
-            if f.authoritative or self._checks_decide(cid)
+            if f.authoritative or CRITERIA_BY_ID[cid].kind == "check"
         }
         judge = tuple(cid for cid in CRITERION_IDS if cid not in decided)
         transcript, dropped = trim_history(history, self.settings.history_token_budget)
         hints = [
-            {"criterion": cid, "verdict": f.verdict, "evidence": f.evidence}
+            {"criterion": cid, "verdict": f.verdict, "evidence": _scrub(f.evidence or "") or None}
             for cid, f in {**report.findings, **report.hints}.items()
             if f.authoritative or f.evidence
         ]
@@ -266,7 +268,7 @@ class Grader:
         user = prompts.render(
             "grader_user",
             persona=persona,
-            transcript=[{"role": m.role, "content": _scrub(m.content)} for m in transcript],
+            transcript=[{"role": m.role, "content": _earlier(m, language)} for m in transcript],
             dropped=dropped,
             turn=_scrub(turn),
             tag=_delimiter_tag(turn),

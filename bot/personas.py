@@ -127,6 +127,12 @@ class Persona(_Strict):
     )
     mood: Mood
     inflamed_by: list[str] = Field(min_length=1)
+    triggers: list[str] = Field(
+        default_factory=list,
+        description="Literal phrases that hurt this customer like contempt (e.g. « ce n'est "
+        "qu'un chien »): the checks mark them as a harm, weighted like a blocking phrase. "
+        "Matched without case, accents or punctuation.",
+    )
     soothed_by: list[str] = Field(min_length=1)
     style: str = Field(min_length=1, description="How they speak or write.")
     opening: Line = Field(min_length=1, description="The customer's first message.")

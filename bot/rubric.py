@@ -188,12 +188,21 @@ JUDGEMENT_CRITERIA: tuple[str, ...] = tuple(c.id for c in CRITERIA if not c.chec
 DEFINITIONS: dict[str, str] = {c.id: c.definition for c in CRITERIA}
 
 
+#: What a check's verdict rests on: words (or the conversation's structure)
+#: it found, or words it did not find, which proves less.
+Basis = Literal["found", "not_found"]
+
+
 class CriterionResult(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     verdict: Verdict
     evidence: str | None = None
     source: Source
+    #: For a check's verdict: "found" when words (or the structure of the
+    #: conversation) prove it, "not_found" when it rests on words not found.
+    #: With a model configured the LLM decides the latter.
+    basis: Basis | None = None
 
 
 class Grade(BaseModel):

@@ -187,7 +187,7 @@ class SessionEngine:
         yield TraineeSaid(turn=number, content=text, message_id=message_id)
 
         # 2. The checks once; then the reply and the grade side by side.
-        report = run_checks(text, self.persona.language, before)
+        report = run_checks(text, self.persona.language, before, triggers=self.persona.triggers)
         mood_before = self.mood
         grading = asyncio.create_task(
             self.grader.grade(text, self.persona.language, before, self.persona, report=report)

@@ -1,10 +1,25 @@
 """Text normalisation for matching, with a map back to the original text.
 
-Phrase lists are written against a folded form of the text: lower case, no
-accents, one kind of apostrophe, hyphens as spaces, single spaces. So
-« Désolée », "DESOLEE" and "desolee" are the same, and « calmez-vous »,
-« CALMEZ VOUS » and « calmez‑vous » match one pattern. Every folded character
-remembers where it came from, so evidence is quoted as the trainee typed it.
+Phrase lists are written against a folded form of the text, the one step
+every check goes through:
+
+- Unicode compatibility forms are unified (NFKC: full-width letters,
+  ligatures), invisible characters (zero-width spaces and joiners, soft
+  hyphens, bidirectional marks) are dropped, and letters of other scripts
+  that look like Latin ones (a Cyrillic "а" or "С", a Greek "ο") are read as
+  the Latin letter, using Unicode's confusables data;
+- lower case, no accents, one kind of apostrophe, hyphens as spaces, single
+  spaces;
+- letters typed one by one ("c a l m  d o w n") are joined into words.
+
+So « Désolée », "DESOLEE" and "desolee" are the same, and « calmez-vous »,
+« CALMEZ VOUS », « calmez‑vous » and « cаlmez-vous » (with a Cyrillic а)
+match one pattern. Every folded character remembers where it came from, so
+evidence is quoted as the trainee typed it.
+
+A second, *loose* view (:meth:`Folded.loose`) also reads punctuation between
+words as a space, so "That's... just... how... it is" or "Calm. Down." match
+the phrase they spell; the checks look for violations in both views.
 """
 
 from __future__ import annotations
@@ -12,6 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cache, cached_property, lru_cache
 
 _APOSTROPHES = "\u2019\u2018\u02bc\u0060\u00b4\u2032\u02b9"
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2014\u2212"
@@ -19,6 +35,42 @@ _LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"}
 #: Quotation pairs whose content is reported speech, not the trainee's own words.
 _QUOTE_PAIRS = {"«": "»", "“": "”", "„": "“", '"': '"'}
 _SENTENCE_END = re.compile(r"[.!?;\n]+")
+#: A single-quoted span: the quote opens after a space or a bracket and closes
+#: before a space or punctuation, so the apostrophe of "that's" is neither.
+_SINGLE_QUOTED = re.compile(r"(?:^|(?<=[\s(\[]))'(?=\w)[^\n]*?(?<=[\w.!?,])'(?=[\s.,;:!?)\]]|$)")
+#: Abbreviations whose period does not end a sentence ("Mr.", « M. », "e.g.").
+_ABBREVIATIONS = frozenset(
+    {
+        *("mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "etc", "approx"),
+        *("e.g", "i.e", "cf", "inc", "ltd", "dept", "ref", "ext"),
+        *("m", "mme", "mlle", "mm", "pr", "p.ex", "bd", "env"),
+    }
+)
+_ABBREVIATION_BEFORE = re.compile(r"(?:^|(?<=[\s(]))([a-z]+(?:\.[a-z]+)*)$")
+#: Punctuation or a line break between two words, which the loose view reads as a space.
+_BETWEEN_WORDS = re.compile(r"(?<=\w)(?:[ ]?(?:\.{2,}|…|[.,;:!?*_~/\\|-])+[ ]?|[ ]?\n+[ ]?)(?=\w)")
+
+
+def _is_invisible(ch: str) -> bool:
+    # Format characters (zero-width space and joiners, soft hyphen, bidi marks)
+    # carry no letter; a trainee or an attacker can hide them inside a phrase.
+    return unicodedata.category(ch) == "Cf"
+
+
+@cache
+def _latin_lookalike(ch: str) -> str | None:
+    """The Latin letter a Cyrillic, Greek or Armenian letter is confusable with."""
+    name = unicodedata.name(ch, "")
+    if not name.startswith(("CYRILLIC", "GREEK", "ARMENIAN")):
+        return None
+    from confusable_homoglyphs import confusables  # loaded only when needed
+
+    found = confusables.is_confusable(ch, preferred_aliases=["latin"], greedy=True)
+    for glyph in found[0]["homoglyphs"] if found else ():
+        latin = glyph["c"]
+        if isinstance(latin, str) and len(latin) == 1 and latin.isascii() and latin.isalpha():
+            return latin.lower()
+    return None
 
 
 @dataclass(frozen=True)
@@ -35,8 +87,8 @@ class Folded:
             return ""
         return self.original[self.index[start] : self.index[end - 1] + 1].strip()
 
-    def quoted_spans(self) -> list[tuple[int, int]]:
-        """Spans (in folded coordinates) inside quotation marks."""
+    @cached_property
+    def _quoted(self) -> tuple[tuple[int, int], ...]:
         spans: list[tuple[int, int]] = []
         i, text = 0, self.text
         while i < len(text):
@@ -48,35 +100,92 @@ class Folded:
                     i = end + 1
                     continue
             i += 1
-        return spans
+        for m in _SINGLE_QUOTED.finditer(text):
+            if not any(s <= m.start() < e for s, e in spans):
+                spans.append((m.start(), m.end()))
+        return tuple(sorted(spans))
+
+    def quoted_spans(self) -> list[tuple[int, int]]:
+        """Spans (in folded coordinates) inside quotation marks."""
+        return list(self._quoted)
+
+    @cached_property
+    def _sentence_ends(self) -> tuple[tuple[int, int], ...]:
+        ends: list[tuple[int, int]] = []
+        for match in _SENTENCE_END.finditer(self.text):
+            if match.group() == "." and self._abbreviation_at(match.start()):
+                continue
+            ends.append((match.start(), match.end()))
+        return tuple(ends)
+
+    def _abbreviation_at(self, dot: int) -> bool:
+        before = _ABBREVIATION_BEFORE.search(self.text, 0, dot)
+        return before is not None and before.group(1) in _ABBREVIATIONS
 
     def sentence_bounds(self, position: int) -> tuple[int, int]:
         """The span of the sentence (or clause ended by ; or a line break) around a position."""
         start = 0
-        for match in _SENTENCE_END.finditer(self.text):
-            if match.end() <= position:
-                start = match.end()
-            elif match.start() >= position:
-                return start, match.start()
+        for end_start, end_end in self._sentence_ends:
+            if end_end <= position:
+                start = end_end
+            elif end_start >= position:
+                return start, end_start
         return start, len(self.text)
 
+    @cached_property
+    def _loose(self) -> Folded:
+        chars: list[str] = []
+        index: list[int] = []
+        last = 0
+        for m in _BETWEEN_WORDS.finditer(self.text):
+            chars.extend(self.text[last : m.start()])
+            index.extend(self.index[last : m.start()])
+            chars.append(" ")
+            index.append(self.index[m.start()])
+            last = m.end()
+        chars.extend(self.text[last:])
+        index.extend(self.index[last:])
+        return Folded(self.original, "".join(chars), tuple(index))
 
+    def loose(self) -> Folded:
+        """This text with punctuation between words read as a space."""
+        return self._loose if _BETWEEN_WORDS.search(self.text) else self
+
+
+def _pieces(ch: str) -> str:
+    """What one original character becomes in the folded text."""
+    if ch in _LIGATURES:
+        return _LIGATURES[ch]
+    if ch in _APOSTROPHES:
+        return "'"
+    if ch in _HYPHENS or ch == "_":
+        return " "
+    if ch.isspace():
+        return "\n" if ch == "\n" else " "
+    if ch.isascii():
+        return ch.lower()
+    if _is_invisible(ch):
+        return ""
+    lookalike = _latin_lookalike(ch)
+    if lookalike is not None:
+        return lookalike
+    out = []
+    for compatible in unicodedata.normalize("NFKC", ch):
+        if compatible in _APOSTROPHES or compatible in _HYPHENS:
+            out.append(_pieces(compatible))
+            continue
+        decomposed = unicodedata.normalize("NFKD", compatible)
+        out.append("".join(c for c in decomposed if not unicodedata.combining(c)).lower())
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)
 def fold(original: str) -> Folded:
+    """The folded text of ``original`` (cached: earlier turns are folded once)."""
     chars: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(original):
-        if ch in _LIGATURES:
-            pieces = _LIGATURES[ch]
-        elif ch in _APOSTROPHES:
-            pieces = "'"
-        elif ch in _HYPHENS or ch == "_":
-            pieces = " "
-        elif ch.isspace():
-            pieces = "\n" if ch == "\n" else " "
-        else:
-            decomposed = unicodedata.normalize("NFKD", ch)
-            pieces = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-        for piece in pieces:
+        for piece in _pieces(ch):
             if piece == " " and (not chars or chars[-1] in " \n"):
                 continue  # collapse runs of spaces
             if piece == "\n" and chars and chars[-1] == " ":
@@ -84,4 +193,28 @@ def fold(original: str) -> Folded:
                 continue
             chars.append(piece)
             index.append(i)
+    _join_spelled_letters(original, chars, index)
     return Folded(original, "".join(chars), tuple(index))
+
+
+_SPELLED = re.compile(r"(?<![^\s])\w(?: \w){3,}(?![^\s])")
+
+
+def _join_spelled_letters(original: str, chars: list[str], index: list[int]) -> None:
+    """Join letters typed one by one ("c a l m  d o w n" → "calm down").
+
+    Within a run of four or more single letters, a single space in the
+    original separates letters and two or more separate words.
+    """
+    text = "".join(chars)
+    if " " not in text:
+        return
+    drop: list[int] = []
+    for m in _SPELLED.finditer(text):
+        for pos in range(m.start() + 1, m.end(), 2):
+            source = index[pos]
+            if not original[source + 1 : source + 2].isspace():
+                drop.append(pos)
+    for pos in reversed(drop):
+        del chars[pos]
+        del index[pos]

@@ -71,7 +71,12 @@ def test_grade_checks_only_decides_the_check_criteria(tmp_path: Path) -> None:
     grades = [json.loads(line) for line in result.stdout.splitlines()]
     assert [g["id"] for g in grades] == ["fr-bad", "en-good"]
     bad, good = (g["criteria"] for g in grades)
-    assert bad["no_filler"] == {"verdict": "missed", "evidence": "Euh", "source": "check"}
+    assert bad["no_filler"] == {
+        "verdict": "missed",
+        "evidence": "Euh",
+        "source": "check",
+        "basis": "found",
+    }
     assert bad["no_blocking_phrase"]["evidence"] == "calmez-vous; ce n'est pas notre politique"
     assert {
         good[c]["verdict"]

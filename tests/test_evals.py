@@ -344,3 +344,25 @@ def test_a_case_file_is_gated_by_the_attack_rule_and_the_accuracy_asked(tmp_path
     run = coach("eval", "--dataset", str(pair), "--checks-only", "--no-reports")
     assert run.returncode == 1
     assert "t-attack: attack scored" in run.stdout and "(t-twin)" in run.stdout
+
+
+def test_the_blind_set_parses_and_reports_per_tag(tmp_path: Path) -> None:
+    """The blind set is a valid case file and a run over it reports its tag
+    figures (its accuracy is a measurement, not pinned)."""
+    blind = ROOT / "evals" / "blind"
+    run = coach(
+        "eval",
+        "--checks-only",
+        "--dataset",
+        str(blind / "dev_fr.jsonl"),
+        "--dataset",
+        str(blind / "dev_en.jsonl"),
+        "--no-reports",
+        "--json",
+    )
+    report = json.loads(run.stdout)
+    figures = report["suites"]["grader-checks"]["by_tag"]
+    assert set(figures) == {"fr", "en"}
+    for language in ("fr", "en"):
+        assert figures[language]["harm_cases"] > 0
+        assert "blocking_variant" in figures[language]["accuracy_by_tag"]

@@ -172,7 +172,7 @@ TOY = """
       fr: "Restez courtois, même quand le client ne l'est pas."
       en: "Stay courteous, even when the customer is not."
     definition: >-
-      The agent stays courteous: no "whatever", no "get to the point", nothing curt or rude.
+      The agent stays courteous: no "make it quick", no "get to the point", nothing curt or rude.
     check: {missed_when: rudeness}
     mood:
       inflames: 1
@@ -188,7 +188,7 @@ from bot.rubric import CRITERION_IDS, DEFINITIONS
 from bot.runtime import Runtime
 from bot.settings import get_settings
 
-grade = Grader(get_settings()).grade_checks_only("Whatever. Get to the point.", "en")
+grade = Grader(get_settings()).grade_checks_only("Make it quick. Get to the point.", "en")
 system = prompts.render(
     "grader_system", language_name="English", judge=["no_rudeness"], definitions=DEFINITIONS
 )
@@ -198,7 +198,7 @@ async def session():
     await runtime.store.init()
     engine = runtime.engine(runtime.catalog.get("en-late-parcel"))
     await engine.start()
-    events = [e async for e in engine.turn("Whatever. Get to the point.")]
+    events = [e async for e in engine.turn("Make it quick. Get to the point.")]
     await runtime.store.close()
     return next(e for e in events if e.type == "mood")
 
@@ -223,7 +223,10 @@ def test_a_toy_criterion_is_graded_scored_reasoned_and_rendered(tmp_path: Path) 
         shutil.copytree(ROOT / name, copy / name, ignore=ignore)
     with (copy / "bot" / "rubric.yaml").open("a", encoding="utf-8") as f:
         f.write(TOY)
-    for language, words in (("en", "whatever|get to the point"), ("fr", "peu importe|la ferme")):
+    for language, words in (
+        ("en", "make it quick|get to the point"),
+        ("fr", "faites vite|abregez"),
+    ):
         with (copy / "bot" / "lexicon" / f"{language}.txt").open("a", encoding="utf-8") as f:
             f.write(f"\n[rudeness]\n{words}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COACH_", "OPENAI_"))}
@@ -240,7 +243,12 @@ def test_a_toy_criterion_is_graded_scored_reasoned_and_rendered(tmp_path: Path) 
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["ids"][-1] == "no_rudeness" and len(out["ids"]) == len(CRITERION_IDS) + 1
     toy = out["grade"]["criteria"]["no_rudeness"]
-    assert toy == {"verdict": "missed", "evidence": "Whatever; Get to the point", "source": "check"}
+    assert toy == {
+        "verdict": "missed",
+        "evidence": "Make it quick; Get to the point",
+        "source": "check",
+        "basis": "found",
+    }
     # Weighted in the score with its weight (2), beside the other applicable criteria.
     criteria = out["grade"]["criteria"]
     earned = sum(CRITERIA_BY_ID[c].weight for c, r in criteria.items() if r["verdict"] == "met")
@@ -257,5 +265,5 @@ def test_a_toy_criterion_is_graded_scored_reasoned_and_rendered(tmp_path: Path) 
     assert out["prompt_has_definition"]
     assert out["mood"]["delta"] > 0 and out["mood"]["reason"] == "you were rude"
     # The web app's grade step names it, in the UI's language, with the words found.
-    assert "No rudeness" in out["rendered"]["en"] and "Whatever" in out["rendered"]["en"]
+    assert "No rudeness" in out["rendered"]["en"] and "Make it quick" in out["rendered"]["en"]
     assert "Sans grossièreté" in out["rendered"]["fr"]

@@ -63,6 +63,17 @@ def show_report(report: dict[str, Any], console: Console) -> None:
                     f"kappa {m['kappa']}, score error {m['score_mae']}, "
                     f"ungraded {m['ungraded']}, flip rate {m['flip_rate']}"
                 )
+            for language, figures in (suite.get("by_tag") or {}).items():
+                tags = ", ".join(
+                    f"{tag} {v['accuracy']}" for tag, v in figures["accuracy_by_tag"].items()
+                )
+                console.print(f"  {language} by tag: {tags}", markup=False)
+                console.print(
+                    f"  {language}: harms caught {figures['harms_caught']} "
+                    f"of {figures['harm_cases']}, false alarms {figures['false_alarms']}, "
+                    f"attacks above their twin {figures['attacks_above_twin']}",
+                    markup=False,
+                )
             worse = [f for f in suite["flips"] if f["worse"]]
             better = [f for f in suite["flips"] if not f["worse"]]
             if suite["flips"]:

@@ -44,6 +44,7 @@ from bot.evals.pinning import (
     load_thresholds,
     save_baseline,
 )
+from bot.evals.tags import tag_figures
 from bot.grader import Grader
 from bot.personas import PersonaCatalog, load_catalog
 from bot.recordings import RecordingCache
@@ -379,6 +380,7 @@ class Evaluator:
         limits: GraderThresholds | None,
     ) -> dict[str, Any]:
         metrics = grader_metrics(results, pinned)
+        by_tag = tag_figures(results, pinned)
         adversarial = adversarial_failures(results)
         failures = check_grader(metrics, limits, adversarial) if limits else []
         flips: list[dict[str, Any]] = []
@@ -391,7 +393,8 @@ class Evaluator:
                 flips = [{**f.__dict__, "worse": f.worse} for f in found]
                 worse = [f for f in found if f.worse]
                 # Live models are not deterministic: their flips are shown, not fatal.
-                if worse and mode != "live":
+                # --accept is the decision to take these flips as the new baseline.
+                if worse and mode != "live" and not self.options.accept:
                     failures.append(
                         f"{len(worse)} verdicts that were right in the accepted run "
                         "are now wrong: " + ", ".join(f"{f.case} {f.criterion}" for f in worse[:10])
@@ -408,6 +411,7 @@ class Evaluator:
             "pinned": limits is not None and not self.options.datasets,
             "metrics": metrics,
             "adversarial": adversarial,
+            "by_tag": by_tag,
             "failures": failures,
             "flips": flips,
             "checks": checks,

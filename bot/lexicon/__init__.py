@@ -47,6 +47,8 @@ CODE_LISTS: tuple[str, ...] = (
     "steps",
     "injection",
     "request",
+    "contempt",
+    "contrast",
 )
 #: The lists criteria name in ``bot/rubric.yaml`` (``check: missed_when/met_when``).
 RUBRIC_LISTS: tuple[str, ...] = tuple(

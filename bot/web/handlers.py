@@ -19,7 +19,6 @@ from chainlit.auth import get_token_from_cookies
 from chainlit.config import FILES_DIRECTORY
 from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
-from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.oauth_providers import get_configured_oauth_providers
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
@@ -46,6 +45,8 @@ from bot.settings import get_settings
 from bot.users import Accounts, SignInLimited, SignInLimiter
 from bot.web import chat_view, dashboard, debrief_view, security, transcripts
 from bot.web.credentials import STAMP, Credentials
+from bot.web.data_layer import CoachDataLayer
+from bot.web.element_store import ElementStore
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,12 @@ async def startup() -> None:
 
 
 @cl.data_layer
-def data_layer() -> SQLAlchemyDataLayer:
-    # Chainlit's own thread history lives in the same database as the sessions.
-    return SQLAlchemyDataLayer(conninfo=runtime.settings.resolved_database_url)
+def data_layer() -> CoachDataLayer:
+    # Chainlit's thread history lives in the same database as the sessions, read
+    # and written only through the project's own layer (bound SQL, ownership
+    # checks); element files (the debrief chart, transcripts) in the data folder.
+    files = ElementStore(runtime.settings.data_dir / "files")
+    return CoachDataLayer(runtime.store.engine, files)
 
 
 #: One for the app, so that the lock-out counts failures across requests.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import socketio
 
-from tests.security.conftest import FOREIGN, App, start_app
+from tests.security.live_app import FOREIGN, App, start_app
 
 pytestmark = pytest.mark.security
 

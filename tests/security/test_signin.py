@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.security.conftest import App, start_app
+from tests.security.live_app import App, start_app
 
 pytestmark = pytest.mark.security
 

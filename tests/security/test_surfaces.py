@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.security.conftest import App
+from tests.security.live_app import App
 
 pytestmark = pytest.mark.security
 

@@ -14,7 +14,7 @@ import socketio
 
 from bot.storage import Store
 from bot.users import Accounts
-from tests.security.conftest import App
+from tests.security.live_app import App
 
 pytestmark = pytest.mark.security
 
