@@ -12,10 +12,7 @@ noisy); about 30 s, so not part of the default `coach bench`.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -24,15 +21,11 @@ from typing import Any
 
 import aiohttp
 
+from bot.web.local_app import LocalApp
+
 FLOOD = 30
 IDLE_PROBES = 40
 PROBE_PAUSE = 0.05
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -46,62 +39,6 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-class _App:
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        clean = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("COACH_", "OPENAI_", "CHAINLIT_"))
-        }
-        self.env = {**clean, "COACH_DATA_DIR": str(workdir / "data"), **env}
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> _App:
-        subprocess.run(
-            ["coach", "users", "add", "alice", "--role", "trainee", "--password", "bench-pass-1"],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            check=True,
-            timeout=120,
-        )
-        self.process = subprocess.Popen(
-            ["coach", "run", "--headless", "--port", str(self.port)],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-async def _wait_up(session: aiohttp.ClientSession, url: str, process: Any) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(url + "/health") as r:
-                if r.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        if process.poll() is not None:
-            break
-        await asyncio.sleep(0.3)
-    raise RuntimeError("the app did not start; run `coach run --headless` to see why")
-
-
 async def _health(session: aiohttp.ClientSession, url: str) -> float:
     start = time.perf_counter()
     async with session.get(url + "/health") as r:
@@ -109,9 +46,8 @@ async def _health(session: aiohttp.ClientSession, url: str) -> float:
     return time.perf_counter() - start
 
 
-async def _measure(app: _App) -> dict[str, Any]:
+async def _measure(app: LocalApp) -> dict[str, Any]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
-        await _wait_up(session, app.url, app.process)
         await _health(session, app.url)  # warm
         idle = []
         for _ in range(IDLE_PROBES):
@@ -153,11 +89,11 @@ def run_signin_bench() -> dict[str, Any]:
     figures: dict[str, Any] = {"flood_size": FLOOD}
     scenarios = {"limited": {}, "unlimited": {"COACH_LOGIN_ATTEMPTS": "100000"}}
     for name, env in scenarios.items():
-        with (
-            tempfile.TemporaryDirectory(prefix="coach-bench-signin-") as tmp,
-            _App(Path(tmp), env) as app,
-        ):
-            figures[name] = asyncio.run(_measure(app))
+        with tempfile.TemporaryDirectory(prefix="coach-bench-signin-") as tmp:
+            app = LocalApp(Path(tmp), env=env)
+            app.coach("users", "add", "alice", "--role", "trainee", "--password", "bench-pass-1")
+            with app:
+                figures[name] = asyncio.run(_measure(app))
     return figures
 
 

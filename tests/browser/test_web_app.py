@@ -10,20 +10,15 @@ README shows those), otherwise they go to the test's temporary folder.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import sqlite3
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.web.local_app import LocalApp as App
 from tests.conftest import flag
 
 pytestmark = pytest.mark.browser
@@ -55,70 +50,10 @@ def _require_browser() -> None:
         pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class App:
-    """`coach run` in a subprocess, with its own data folder."""
-
-    def __init__(self, workdir: Path, port: int) -> None:
-        self.workdir, self.port = workdir, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.env = {**os.environ, "COACH_DATA_DIR": str(workdir / "data"), "COACH_SEED": "3"}
-
-    def coach(self, *args: str) -> str:
-        result = subprocess.run(
-            ["coach", *args],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return result.stdout
-
-    def start(self) -> None:
-        with (self.workdir / "app.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                ["coach", "run", "--headless", "--demo", "--port", str(self.port)],
-                cwd=self.workdir,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/login", timeout=2):
-                    return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError((self.workdir / "app.log").read_text()[-3000:]) from None
-                time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-            self.process = None
-
-    def rows(self, query: str) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.workdir / "data" / "coach.db") as conn:
-            return conn.execute(query).fetchall()
-
-
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
     _require_browser()
-    server = App(tmp_path, _free_port())
+    server = App(tmp_path, demo=True)
     for name, role in (("alice", "trainee"), ("bob", "trainee"), ("tina", "trainer")):
         server.coach("users", "add", name, "--role", role, "--password", PASSWORD)
     server.start()

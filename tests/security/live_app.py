@@ -13,9 +13,6 @@ would get.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 import socketio
+
+from bot.web.local_app import LocalApp
 
 PASSWORD = "correct-horse-1"
 FOREIGN = "http://127.0.0.1:9"  # another port on the same host: another origin
@@ -42,68 +41,11 @@ ACCOUNTS = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class App:
+class App(LocalApp):
     """`coach run` in a subprocess, with its own data folder and accounts."""
 
     def __init__(self, workdir: Path, **env: str) -> None:
-        self.workdir, self.port = workdir, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.data = workdir / "data"
-        clean = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("COACH_", "OPENAI_", "CHAINLIT_"))
-        }
-        self.env = {**clean, "COACH_DATA_DIR": str(self.data), "COACH_SEED": "3", **env}
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def coach(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["coach", *args],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=check,
-        )
-
-    def start(self) -> None:
-        with (self.workdir / "app.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                ["coach", "run", "--headless", "--demo", "--port", str(self.port)],
-                cwd=self.workdir,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError((self.workdir / "app.log").read_text()[-3000:])
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-            self.process = None
+        super().__init__(workdir, env=env, demo=True)
 
     # --- as a browser on the app's own page (or on another origin) -----------------------
 

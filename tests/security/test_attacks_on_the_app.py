@@ -12,22 +12,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import socket
-import sqlite3
 import stat
-import subprocess
 import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import socketio
 
+from bot.web.local_app import LocalApp as App
 from tests.security.conftest import INJECTIONS
 
 pytestmark = pytest.mark.security
@@ -36,66 +31,9 @@ PASSWORD = "correct-horse-1"
 WAIT = 60.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class App:
-    """`coach run` in a subprocess, with its own data folder and accounts."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.url = f"http://127.0.0.1:{_free_port()}"
-        self.env = {**os.environ, "COACH_DATA_DIR": str(workdir / "data"), "COACH_SEED": "3"}
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def coach(self, *args: str) -> None:
-        subprocess.run(
-            ["coach", *args], cwd=self.workdir, env=self.env, capture_output=True, check=True
-        )
-
-    def start(self) -> None:
-        port = self.url.rsplit(":", 1)[1]
-        with (self.workdir / "app.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                ["coach", "run", "--headless", "--port", port],
-                cwd=self.workdir,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/login", timeout=2):
-                    return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(self.log()[-3000:]) from None
-                time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-            self.process = None
-
-    def log(self) -> str:
-        return (self.workdir / "app.log").read_text(errors="replace")
-
-    def rows(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.workdir / "data" / "coach.db") as conn:
-            return conn.execute(query, params).fetchall()
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    server = App(tmp_path_factory.mktemp("app"))
+    server = App(tmp_path_factory.mktemp("app"), timeout=WAIT)
     for name, role in (("alice", "trainee"), ("bob", "trainee"), ("tina", "trainer")):
         server.coach("users", "add", name, "--role", role, "--password", PASSWORD)
     server.start()
