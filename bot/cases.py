@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.conversation import Message
+from bot.conversation import MAX_MESSAGE_CHARS, Message
 from bot.errors import CaseError
 from bot.files import read_text
 from bot.personas import PersonaCatalog
@@ -33,7 +33,7 @@ class Case(BaseModel):
     language: Language | None = None
     persona: str | None = None
     history: list[Message] = Field(default_factory=list)
-    turn: str = Field(min_length=1)
+    turn: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     expect: dict[str, Verdict] = Field(default_factory=dict)
     #: Free labels for evals: conversation phase, "adversarial", "negation"...
     tags: list[str] = Field(default_factory=list)
@@ -66,6 +66,9 @@ def _describe(error: Any) -> str:
         message = "required field is missing"
     elif error["type"] == "extra_forbidden":
         message = "unknown field"
+    elif error["type"] == "string_too_long":
+        limit = error.get("ctx", {}).get("max_length")
+        message = f"longer than {limit} characters; a trainee reply is shorter, so cut it"
     return f"{loc}: {message}" if loc else message
 
 

@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["customer", "trainee"]
 
+#: A trainee message longer than this is refused (it is not a chat reply):
+#: in the web app, `coach chat` and `coach grade` alike.
+MAX_MESSAGE_CHARS = 4000
+
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

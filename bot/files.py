@@ -8,9 +8,26 @@ from pathlib import Path
 
 from bot.errors import CoachError
 
+#: What any file a user names may weigh (cases, scripts): past it, the file is
+#: refused before it is read, so a huge file cannot freeze a command.
+MAX_FILE_BYTES = 20 * 1024 * 1024
 
-def read_text(path: Path, error: type[CoachError], what: str = "file") -> str:
-    """The file's text (UTF-8); a missing or unreadable file is ``error`` in one line."""
+
+def read_text(
+    path: Path, error: type[CoachError], what: str = "file", *, max_bytes: int = MAX_FILE_BYTES
+) -> str:
+    """The file's text (UTF-8); a missing, unreadable, dangling or oversized
+    file is ``error`` in one line."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise error(f"{path}: the link points to nothing; fix or remove it") from None
+        raise error(f"{path}: no such {what}") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    if size > max_bytes:
+        raise error(f"{path}: the {what} is {_kib(size)}; the limit is {_kib(max_bytes)}: split it")
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -18,6 +35,10 @@ def read_text(path: Path, error: type[CoachError], what: str = "file") -> str:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise error(f"{path}: cannot read the {what}: {reason}") from None
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB" if size >= 1024 * 1024 else f"{size // 1024} KiB"
 
 
 def write_private(path: Path, text: str, *, replace: bool = True) -> bool:

@@ -205,12 +205,41 @@ def _describe(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
+#: A persona is a page of text: past this size, a file is refused unread.
+MAX_PERSONA_BYTES = 256 * 1024
+#: Persona fields nest three or four levels; far deeper is a broken or hostile file.
+MAX_PERSONA_DEPTH = 20
+
+
+def _depth(node: yaml.Node | None) -> int:
+    """How deep the YAML nodes nest (iteratively: a hostile file cannot blow the stack)."""
+    deepest, stack = 0, [(node, 1)] if node is not None else []
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_PERSONA_DEPTH:
+            break
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend((child, level + 1) for child in current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend((value, level + 1) for _, value in current.value)
+    return deepest
+
+
 def parse_persona(text: str, path: Path) -> Persona:
     """Validate one persona file's text; raise one-line :class:`PersonaError`."""
     shown = _display(path)
     try:
         node = yaml.compose(text)
+        if _depth(node) > MAX_PERSONA_DEPTH:
+            raise PersonaError(
+                f"{shown}: nested deeper than {MAX_PERSONA_DEPTH} levels; a persona needs 4"
+            )
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise PersonaError(
+            f"{shown}: nested far too deep to read; a persona needs 4 levels"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""
@@ -239,7 +268,8 @@ def parse_persona(text: str, path: Path) -> Persona:
 
 
 def load_persona_file(path: Path) -> Persona:
-    return parse_persona(read_text(path, PersonaError, "persona file"), path)
+    text = read_text(path, PersonaError, "persona file", max_bytes=MAX_PERSONA_BYTES)
+    return parse_persona(text, path)
 
 
 def _display(path: Path) -> str:
@@ -281,6 +311,9 @@ def load_catalog(directory: Path) -> PersonaCatalog:
         except PersonaError as exc:
             errors.append(exc)
             continue
+        except Exception as exc:  # one bad file never takes the others down
+            errors.append(PersonaError(f"{_display(path)}: cannot be read: {type(exc).__name__}"))
+            continue
         personas[persona.id] = persona
     return PersonaCatalog(personas, errors)
 
@@ -288,13 +321,19 @@ def load_catalog(directory: Path) -> PersonaCatalog:
 _CATALOG_CACHE: dict[Path, tuple[tuple[tuple[str, float], ...], PersonaCatalog]] = {}
 
 
+def _mtime(path: Path) -> float:
+    # A dangling link has no time of its own: it is reported when loaded.
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
 def cached_catalog(directory: Path) -> PersonaCatalog:
     """The catalog, re-read only when a file in the folder was added, removed or changed."""
     directory = directory.resolve()
     stamp = (
-        tuple((p.name, p.stat().st_mtime) for p in persona_files(directory))
-        if directory.is_dir()
-        else ()
+        tuple((p.name, _mtime(p)) for p in persona_files(directory)) if directory.is_dir() else ()
     )
     cached = _CATALOG_CACHE.get(directory)
     if cached and cached[0] == stamp:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from bot import mood
 from bot.backends import describe_error
 from bot.checks import run_checks
-from bot.conversation import Message
+from bot.conversation import MAX_MESSAGE_CHARS, Message
 from bot.debrief import Debrief, EndReason, build_debrief
 from bot.errors import CoachError, RecordingMissing
 from bot.events import (
@@ -49,9 +49,6 @@ if TYPE_CHECKING:
     from bot.storage import Store
 
 log = logging.getLogger(__name__)
-
-#: A trainee message longer than this is refused (it is not a chat reply).
-MAX_MESSAGE_CHARS = 4000
 
 
 class SessionClosedError(CoachError):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -157,3 +158,29 @@ def test_mood_bands() -> None:
 def test_parse_persona_rejects_non_mappings(tmp_path: Path) -> None:
     with pytest.raises(PersonaError, match="expected a mapping"):
         parse_persona(yaml.safe_dump(["a"]), tmp_path / "x.yaml")
+
+
+def test_one_bad_file_never_takes_the_others_down(tmp_path: Path) -> None:
+    """Deep nesting, a dangling link, a huge file and a non-UTF-8 file are each
+    that file's one-line error; every good persona still loads."""
+    folder = tmp_path / "personas"
+    shutil.copytree(PERSONAS, folder)
+    good = len(load_catalog(PERSONAS).personas)
+    (folder / "deep.yaml").write_text("a: " + "[" * 500 + "]" * 500 + "\n", encoding="utf-8")
+    (folder / "dangling.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (folder / "huge.yaml").write_text("# " + "x" * (300 * 1024) + "\n", encoding="utf-8")
+    (folder / "latin1.yaml").write_bytes("name: Hélène\n".encode("latin-1"))
+    catalog = load_catalog(folder)
+    assert len(catalog.personas) == good
+    messages = sorted(str(e) for e in catalog.errors)
+    assert len(messages) == 4 and all("\n" not in m for m in messages)
+    by_file = {m.split(":", 1)[0].rsplit("/", 1)[-1]: m for m in messages}
+    assert "nested" in by_file["deep.yaml"]
+    assert "points to nothing" in by_file["dangling.yaml"]
+    assert "limit is 256 KiB" in by_file["huge.yaml"]
+    assert "cannot read" in by_file["latin1.yaml"]
+    run = subprocess.run(
+        ["coach", "personas", "validate", str(folder)], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "dangling.yaml" in run.stderr + run.stdout

@@ -59,7 +59,9 @@ def personas_list(
 def personas_validate(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Persona files (default: every file in the personas folder)."),
+        typer.Argument(
+            help="Persona files or folders (default: every file in the personas folder)."
+        ),
     ] = None,
 ) -> None:
     """Check persona files; one line per problem, exit 1 if any."""
@@ -67,7 +69,8 @@ def personas_validate(
     from bot.personas import load_persona_file, persona_files
     from bot.settings import get_settings
 
-    files = paths or persona_files(get_settings().personas_dir)
+    named = paths or [get_settings().personas_dir]
+    files = [f for p in named for f in (persona_files(p) if p.is_dir() else [p])]
     if not files:
         fail("no persona files to validate; pass a file, or set COACH_PERSONAS_DIR to a folder")
     problems = 0
@@ -77,6 +80,10 @@ def personas_validate(
         except CoachError as exc:
             problems += 1
             err.print(f"error: {exc}", markup=False)
+            continue
+        except Exception as exc:  # one bad file never stops the others being checked
+            problems += 1
+            err.print(f"error: {path}: cannot be read: {type(exc).__name__}", markup=False)
             continue
         out.print(f"ok: {path} ({persona.label()})", markup=False)
     if problems:
