@@ -23,6 +23,7 @@ judgement criteria without a hint are ``na``; the grade says so in ``mode``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -198,11 +199,20 @@ class Grader:
                 base = self._checks_grade(report, mode="hybrid", note=None)
             return _with_injection_penalty(base, report)
         try:
-            return await self._hybrid(turn, language, list(history), persona, report)
+            async with asyncio.timeout(self.settings.grade_deadline_seconds):
+                return await self._hybrid(turn, language, list(history), persona, report)
         except RecordingMissing:
             raise  # an eval replay gap is the evaluator's to fix, not an ungraded turn
         except Exception as exc:  # every failure becomes "ungraded", never a crash
-            reason = describe_error(exc)
+            reason = (
+                t(
+                    "feedback.deadline",
+                    language,
+                    seconds=f"{self.settings.grade_deadline_seconds:g}",
+                )
+                if isinstance(exc, TimeoutError)
+                else describe_error(exc)
+            )
             log.warning("grader failed, turn left ungraded: %s", reason)
             return self._checks_grade(
                 report, mode="ungraded", note=t("feedback.ungraded_note", language, reason=reason)

@@ -70,6 +70,7 @@ class Runtime:
             store=self.store,
             backend_label=self.backend.describe(),
             user_id=user_id,
+            reply_deadline=self.settings.reply_deadline_seconds,
         )
 
     async def resume(self, session_id: str, persona: Persona) -> SessionEngine:

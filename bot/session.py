@@ -71,8 +71,11 @@ class SessionEngine:
         store: Store,
         backend_label: str,
         user_id: str | None = None,
+        reply_deadline: float | None = None,
     ) -> None:
         self.persona = persona
+        #: Seconds the customer's whole reply may take (None: no deadline).
+        self.reply_deadline = reply_deadline
         self.customer = customer
         self.grader = grader
         self.store = store
@@ -217,13 +220,21 @@ class SessionEngine:
         assert self.session_id is not None
         parts: list[str] = []
         try:
-            async for chunk in self.customer.reply(turn):
+            async for chunk in self._within_deadline(self.customer.reply(turn)):
                 parts.append(chunk)
                 yield CustomerChunk(text=chunk)
         except RecordingMissing:
             raise
         except Exception as exc:
-            reason = describe_error(exc)
+            reason = (
+                t(
+                    "feedback.deadline",
+                    self.persona.language,
+                    seconds=f"{self.reply_deadline or 0:g}",
+                )
+                if isinstance(exc, TimeoutError)
+                else describe_error(exc)
+            )
             log.warning("customer reply failed: %s", reason)
             partial = "".join(parts).strip()
             if partial:
@@ -247,6 +258,36 @@ class SessionEngine:
             status="replaced" if reviewed.replaced else "complete",
             guarded=list(reviewed.findings),
         )
+
+    async def _within_deadline(self, stream: AsyncIterator[str]) -> AsyncIterator[str]:
+        """The reply's chunks, each awaited only within what is left of the deadline.
+
+        Only the model's time counts (not the time the trainee's screen takes
+        to show a chunk); a stall, a trickle, retries or a long Retry-After all
+        end at the deadline with a TimeoutError.
+        """
+        if self.reply_deadline is None:
+            async for chunk in stream:
+                yield chunk
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.reply_deadline
+        iterator = stream.__aiter__()
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError
+                try:
+                    chunk = await asyncio.wait_for(anext(iterator), remaining)
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        finally:
+            closer = getattr(iterator, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
 
     async def _after_grade(
         self, number: int, text: str, message_id: int, grade: Grade, mood_before: int

@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     persona_max_tokens: int = Field(default=300, gt=0)
     grader_max_tokens: int = Field(default=1500, gt=0)
     timeout_seconds: float = Field(default=60.0, gt=0)
+    reply_deadline_seconds: float = Field(
+        default=45.0,
+        gt=0,
+        description="The customer's whole reply, retries and stalls included; past it the "
+        "trainee is told and the message stays saved.",
+    )
+    grade_deadline_seconds: float = Field(
+        default=45.0,
+        gt=0,
+        description="The whole grade, retries included; past it the turn is ungraded.",
+    )
     max_retries: int = Field(default=2, ge=0, description="SDK retries on network errors.")
     grader_attempts: int = Field(
         default=3, ge=1, description="Attempts at a valid grade before it is 'ungraded'."

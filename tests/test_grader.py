@@ -204,3 +204,19 @@ async def test_grader_prompt_names_the_language(settings: Settings, language: st
     await grader_with(fake, settings).grade("OK.", language, [])  # type: ignore[arg-type]
     expected = {"fr": "French", "en": "English"}[language]
     assert f"in {expected}" in fake.calls[0][0].content
+
+
+async def test_a_grade_past_its_deadline_is_ungraded(settings: Settings) -> None:
+    import asyncio
+
+    async def stall(_: Any) -> Any:
+        await asyncio.sleep(3600)
+
+    from langchain_core.runnables import RunnableLambda
+
+    quick = settings.model_copy(update={"grade_deadline_seconds": 0.2})
+    grader = Grader(quick, GraderModels(bind=lambda schema: RunnableLambda(stall), bounded=True))
+    grade = await asyncio.wait_for(grader.grade("I'm sorry, let me check.", "en", HISTORY_EN), 10)
+    assert grade.mode == "ungraded" and grade.score is None
+    assert "no answer within 0.2 s" in (grade.note or "")
+    assert grade.criteria["apologize"].verdict == "met"  # the checks' findings still show

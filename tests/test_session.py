@@ -269,3 +269,33 @@ def test_guard_lists_and_hidden_notes() -> None:
     assert kinds("Je veux juste annuler cette commande, c'est tout.") == []
     notes = " ".join(p.background.split()[3:12])  # nine words of the hidden notes
     assert kinds(f"Bon... {notes}...") == ["reveals_instructions"]
+
+
+class StallingCustomer(ScriptedCustomer):
+    async def reply(self, turn: CustomerTurn) -> Any:  # type: ignore[override]
+        yield "Je... "
+        await asyncio.sleep(3600)  # a server that stops sending mid-stream
+        yield "jamais"
+
+
+async def test_a_stalled_reply_ends_at_its_deadline_and_the_message_stays(
+    offline: Runtime, settings: Settings
+) -> None:
+    engine = SessionEngine(
+        persona=persona(),
+        customer=StallingCustomer(persona()),
+        grader=offline.grader,
+        store=offline.store,
+        backend_label="test",
+        reply_deadline=0.3,
+    )
+    await engine.start()
+    started = asyncio.get_running_loop().time()
+    events = await asyncio.wait_for(play(engine, "Je suis désolée pour Filou."), 10)
+    assert asyncio.get_running_loop().time() - started < 5
+    failure = next(e for e in events if isinstance(e, Failure))
+    assert "pas de réponse en 0.3 s" in failure.message and "enregistré" in failure.message
+    said = next(e for e in events if isinstance(e, CustomerSaid))
+    assert said.status == "partial" and said.content == "Je..."
+    assert any(isinstance(e, GradeReady) for e in events)  # the grade still came
+    assert db_rows(settings, "select count(*) from coach_messages where role='trainee'") == [(1,)]

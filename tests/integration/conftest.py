@@ -105,5 +105,8 @@ def local_model_env(llama_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("COACH_GRADER_MODEL", MODEL_NAME)
     monkeypatch.setenv("COACH_PERSONA_MAX_TOKENS", "60")
     monkeypatch.setenv("COACH_TIMEOUT_SECONDS", "240")
+    # A 135M model on two busy cores can take longer than a real deployment's deadlines.
+    monkeypatch.setenv("COACH_REPLY_DEADLINE_SECONDS", "600")
+    monkeypatch.setenv("COACH_GRADE_DEADLINE_SECONDS", "600")
     get_settings.cache_clear()
     return llama_server
