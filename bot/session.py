@@ -87,6 +87,7 @@ class SessionEngine:
         self.turns: list[tuple[str, Grade | None, int]] = []
         self.mood = persona.mood.start
         self.ended: EndReason | None = None
+        self._turn_lock = asyncio.Lock()
 
     @property
     def language(self) -> str:
@@ -166,11 +167,13 @@ class SessionEngine:
     # --- one trainee turn ------------------------------------------------------------
 
     async def turn(self, text: str) -> AsyncIterator[Event]:
-        """Play one trainee turn; yields events as they happen."""
+        """Play one trainee turn; yields events as they happen.
+
+        One turn at a time: a line sent while the previous turn is still
+        running waits for it, then plays in order with the next number.
+        """
         if self.session_id is None:
             raise SessionClosedError("the session has not started")
-        if self.ended is not None:
-            raise SessionClosedError("this session has ended; start a new one")
         text = text.strip()
         if not text:
             raise EmptyMessageError("the message is empty; type a reply to the customer")
@@ -178,7 +181,14 @@ class SessionEngine:
             raise EmptyMessageError(
                 f"the message is {len(text)} characters; keep a reply under {MAX_MESSAGE_CHARS}"
             )
+        async with self._turn_lock:
+            if self.ended is not None:
+                raise SessionClosedError("this session has ended; start a new one")
+            async for event in self._play(text):
+                yield event
 
+    async def _play(self, text: str) -> AsyncIterator[Event]:
+        assert self.session_id is not None
         # 1. Nothing a trainee typed is ever lost: store it before any model runs.
         number = len(self.turns) + 1
         message_id = await self.store.add_message(self.session_id, "trainee", text)

@@ -299,3 +299,21 @@ async def test_a_stalled_reply_ends_at_its_deadline_and_the_message_stays(
     assert said.status == "partial" and said.content == "Je..."
     assert any(isinstance(e, GradeReady) for e in events)  # the grade still came
     assert db_rows(settings, "select count(*) from coach_messages where role='trainee'") == [(1,)]
+
+
+async def test_lines_sent_back_to_back_play_one_turn_at_a_time(
+    offline: Runtime, settings: Settings
+) -> None:
+    engine = offline.engine(persona())
+    await engine.start()
+    first, second = await asyncio.gather(
+        play(engine, "Je suis vraiment désolée pour Filou."),
+        play(engine, "Je m'occupe de l'annulation tout de suite."),
+    )
+    numbers = [
+        next(e for e in events if isinstance(e, GradeReady)).turn for events in (first, second)
+    ]
+    assert sorted(numbers) == [1, 2]
+    assert db_rows(settings, "select turn from coach_grades order by turn") == [(1,), (2,)]
+    roles = db_rows(settings, "select role from coach_messages order by id")
+    assert [r for (r,) in roles] == ["customer", "trainee", "customer", "trainee", "customer"]
