@@ -62,7 +62,7 @@ def test_json_lines_leave_out_the_streamed_chunks(capsys: pytest.CaptureFixture[
 
 def test_an_event_without_a_view_method_is_a_loud_bug() -> None:
     class Surprise(BaseModel):
-        pass
+        """An event type no view knows."""
 
     with pytest.raises(TypeError, match="no view method for Surprise"):
         JsonView().show(Surprise())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -23,6 +22,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage import Store
 from bot.users import Accounts
+from bot.web.local_app import free_port
 from tests.conftest import flag
 
 pytestmark = pytest.mark.postgres
@@ -57,9 +57,7 @@ def postgres_url() -> Iterator[str]:
     home = Path(tempfile.mkdtemp(prefix="coach-pg-"))
     home.chmod(0o755)
     data = home / "data"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     if os.geteuid() == 0:
         shutil.chown(home, "postgres", "postgres")
     subprocess.run(

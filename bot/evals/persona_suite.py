@@ -121,7 +121,7 @@ async def play_persona(
                     for v in guard.violations(content, persona, lexicon_dir)
                 ]
             case _:
-                pass
+                return  # grades, moods and chunks: the suite reads them from the engine
 
     for event in await engine.start():
         observe(event, reply=False)

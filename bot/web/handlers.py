@@ -394,7 +394,7 @@ async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) 
             case SessionEnded():
                 await finish(engine, event)
             case TraineeSaid() | SessionStarted():
-                pass  # the trainee's own message is already on screen
+                continue  # the trainee's own message is already on screen
 
 
 async def show_grade(step: cl.Step, grade: Grade, lang: Language) -> None:

@@ -8,7 +8,6 @@ COACH_REQUIRE_LLM_SERVER=1 (as in CI), which turns the skip into a failure.
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.web.local_app import free_port
 from tests.conftest import flag
 
 MODEL_NAME = "smollm2"
@@ -29,12 +29,6 @@ def _gguf() -> Path | None:
         return None
     found = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
     return found[0] if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +44,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if flag("COACH_REQUIRE_LLM_SERVER"):
             pytest.fail(message)
         pytest.skip(message)
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     command = [
         sys.executable,

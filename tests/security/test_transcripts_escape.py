@@ -70,8 +70,8 @@ async def test_a_transcript_shows_a_forging_trainee_as_text(settings: Settings) 
         persona = runtime.catalog.get("fr-deuil-chien")
         engine = runtime.engine(persona, user_id="alice")
         await engine.start()
-        async for _ in engine.turn(ATTACK):
-            pass
+        played = [event async for event in engine.turn(ATTACK)]
+        assert played
         assert engine.session_id is not None
         stored = await runtime.store.load(engine.session_id)
         assert stored is not None
