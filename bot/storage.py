@@ -4,6 +4,19 @@ SQLite by default (one file under ``COACH_DATA_DIR``), PostgreSQL by URL
 (``COACH_DATABASE_URL=postgresql+asyncpg://...``). The tables are prefixed
 ``coach_`` so Chainlit's own tables can live in the same database.
 
+Every write goes through one path (:class:`Writer`, shared by everything on
+the same engine, Chainlit's data layer included). On SQLite, where one
+connection writes at a time, that path takes the write lock up front
+(``BEGIN IMMEDIATE``), so SQLite's busy timeout covers the whole wait and a
+read never has to be upgraded to a write mid-transaction (which fails at once
+under WAL); within a process the writers queue on an asyncio lock instead of
+a pool of threads spinning on the file; across processes (the app and
+several ``coach`` commands on one file) a lock still held when the busy
+timeout ends is retried with back-off, within ``LOCK_WAIT_SECONDS``. Reads
+run in plain (deferred) transactions and never wait for a writer (WAL).
+aiosqlite runs every statement in its own thread, so no wait blocks the
+event loop.
+
 The SQLite file holds every trainee's conversations and the password hashes:
 it is created private (0600, in a 0700 folder) before SQLite first opens it,
 so its -wal and -shm companions, which SQLite creates with the database
@@ -12,10 +25,15 @@ file's own mode, are private too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import secrets
+import time
 import uuid
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,12 +52,27 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.errors import StorageError
 from bot.rubric import Grade
+
+log = logging.getLogger(__name__)
+
+#: How long SQLite itself waits for another connection's write lock (per attempt).
+BUSY_TIMEOUT_MS = 5_000
+#: How long a write waits in all for the write lock before it fails.
+LOCK_WAIT_SECONDS = 60.0
+#: The execution option that makes a SQLite transaction begin IMMEDIATE.
+_IMMEDIATE = "coach_begin_immediate"
 
 
 def _now() -> datetime:
@@ -148,14 +181,26 @@ class Store:
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StorageError(f"cannot use database URL {parsed!r}: {exc}") from None
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            prepare_sqlite_engine(self.engine)
+        self.writer = writer_for(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session inside the one write path; committed when the block ends."""
+        async with self.writer.begin() as conn:
+            db = AsyncSession(bind=conn, expire_on_commit=False)
+            try:
+                yield db
+                await db.flush()
+            finally:
+                await db.close()
 
     async def init(self) -> None:
         from bot.chainlit_schema import create_chainlit_tables
 
         try:
-            async with self.engine.begin() as conn:
+            async with self.writer.begin() as conn:
                 await conn.run_sync(Base.metadata.create_all)
                 await conn.run_sync(_add_missing_columns)
                 await create_chainlit_tables(conn, self.engine.dialect.name)
@@ -180,7 +225,7 @@ class Store:
         thread_id: str | None = None,
     ) -> str:
         session_id = str(uuid.uuid4())
-        async with self._sessions.begin() as db:
+        async with self._write() as db:
             db.add(
                 SessionRow(
                     id=session_id,
@@ -198,7 +243,7 @@ class Store:
     async def add_message(
         self, session_id: str, role: str, content: str, status: str = "complete"
     ) -> int:
-        async with self._sessions.begin() as db:
+        async with self._write() as db:
             row = MessageRow(session_id=session_id, role=role, content=content, status=status)
             db.add(row)
             await db.flush()
@@ -213,7 +258,7 @@ class Store:
         mood_before: int,
         mood_after: int,
     ) -> None:
-        async with self._sessions.begin() as db:
+        async with self._write() as db:
             db.add(
                 GradeRow(
                     session_id=session_id,
@@ -232,7 +277,7 @@ class Store:
             )
 
     async def end_session(self, session_id: str, reason: str) -> None:
-        async with self._sessions.begin() as db:
+        async with self._write() as db:
             await db.execute(
                 update(SessionRow)
                 .where(SessionRow.id == session_id)
@@ -242,7 +287,7 @@ class Store:
     async def save_user(self, name: str, role: str, password_hash: str) -> None:
         """Add an account or reset its role and password: either way every
         token issued before is void (a new credential stamp)."""
-        async with self._sessions.begin() as db:
+        async with self._write() as db:
             existing = await db.get(UserRow, name)
             if existing is None:
                 db.add(UserRow(name=name, role=role, password_hash=password_hash))
@@ -261,7 +306,7 @@ class Store:
         """Change an account's role and/or password hash; None if there is no
         such account. ``revoke=False`` keeps the tokens already issued: only
         for the same password hashed again at a higher cost."""
-        async with self._sessions.begin() as db:
+        async with self._write() as db:
             row = await db.get(UserRow, name)
             if row is None:
                 return None
@@ -274,7 +319,7 @@ class Store:
             return row
 
     async def remove_user(self, name: str) -> bool:
-        async with self._sessions.begin() as db:
+        async with self._write() as db:
             row = await db.get(UserRow, name)
             if row is None:
                 return False
@@ -385,10 +430,109 @@ def _add_missing_columns(conn: Any) -> None:
         conn.execute(text("ALTER TABLE coach_users ADD COLUMN credential_stamp VARCHAR(64)"))
 
 
+class Writer:
+    """The one write path of an engine (see the module doc); :func:`writer_for` shares it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._immediate = engine.execution_options(**{_IMMEDIATE: True})
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        #: Times a write found the file locked by another process and tried again.
+        self.lock_retries = 0
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction, committed when the block ends
+        (rolled back if it raises)."""
+        if not self.sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._lock():
+            conn = await self._begin_immediate()
+            try:
+                yield conn
+                await conn.commit()
+            finally:
+                # Closing returns the connection to the pool, rolling back
+                # whatever was not committed.
+                await conn.close()
+
+    async def _begin_immediate(self) -> AsyncConnection:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        pause = 0.05
+        while True:
+            conn = await self._immediate.connect()
+            try:
+                await conn.begin()
+                return conn
+            except OperationalError as exc:
+                await conn.close()
+                if not _is_locked(exc) or time.monotonic() + pause > deadline:
+                    raise
+                self.lock_retries += 1
+                log.info("database locked by another process; retrying in %.2f s", pause)
+            except BaseException:
+                await conn.close()
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
+_writers: weakref.WeakKeyDictionary[Any, Writer] = weakref.WeakKeyDictionary()
+
+
+def writer_for(engine: AsyncEngine) -> Writer:
+    """The write path every user of ``engine`` shares (the store and Chainlit's data layer)."""
+    key = engine.sync_engine
+    writer = _writers.get(key)
+    if writer is None:
+        writer = _writers[key] = Writer(engine)
+    return writer
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+def prepare_sqlite_engine(engine: AsyncEngine) -> None:
+    """Pragmas on every new connection, and transactions begun by us: the
+    driver's own implicit BEGIN (before the first write of a transaction)
+    is turned off, deferred for reads, IMMEDIATE for the write path.
+    (SQLAlchemy's documented recipe for pysqlite and aiosqlite.)"""
+    sync = engine.sync_engine
+    event.listen(sync, "connect", _sqlite_pragmas)
+    event.listen(sync, "begin", _sqlite_begin)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # No implicit transactions: _sqlite_begin emits BEGIN itself.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL lets the app and a CLI read while one writes; foreign keys are off by default.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # The busy timeout first, so that the pragmas below wait for a lock too.
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # WAL lets the app and a CLI read while one writes; switching needs the
+    # write lock, so it is only asked for when the file is not in WAL yet.
+    cursor.execute("PRAGMA journal_mode")
+    row = cursor.fetchone()
+    if not row or str(row[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
+    # Foreign keys are off by default.
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

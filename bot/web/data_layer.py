@@ -19,6 +19,8 @@ and PostgreSQL databases keep working. Its rules:
   none but their own;
 - sharing is off: no thread is ever reported as shared.
 
+Every write goes through the store's one write path (``bot.storage.writer_for``).
+
 Refused reads raise ThreadRefused (the socket refuses the connection, an HTTP
 route answers 404); refused writes log a warning and do nothing, except
 upsert_feedback, which must answer with an id and so raises AccessRefused.
@@ -56,6 +58,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Insert
 
+from bot.storage import writer_for
 from bot.web import requester
 from bot.web.chainlit_tables import (
     STEP_COLUMNS,
@@ -151,6 +154,9 @@ class CoachDataLayer(BaseDataLayer):
         self.engine = engine
         self.storage = storage
         self._dialect = engine.dialect.name
+        # Writes share the store's one write path (bot/storage.py): on SQLite a
+        # read-then-write transaction would otherwise fail at once under load.
+        self._write = writer_for(engine).begin
 
     # --- who is asking ---------------------------------------------------------------
 
@@ -198,7 +204,7 @@ class CoachDataLayer(BaseDataLayer):
     async def create_user(self, user: User) -> PersistedUser | None:
         identifier = str(user.identifier)
         metadata = _dict(user.metadata)
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             found = (
                 await conn.execute(select(users.c.id).where(users.c.identifier == identifier))
             ).first()
@@ -290,7 +296,7 @@ class CoachDataLayer(BaseDataLayer):
     ) -> None:
         if _refuse_ids("update_thread", thread_id=thread_id):
             return
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             who = await self._who(conn, "update_thread")
             if who is None:
                 return
@@ -326,7 +332,7 @@ class CoachDataLayer(BaseDataLayer):
     async def delete_thread(self, thread_id: str) -> None:
         if _refuse_ids("delete_thread", thread_id=thread_id):
             return
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             who = await self._who(conn, "delete_thread")
             if who is None:
                 return
@@ -366,7 +372,7 @@ class CoachDataLayer(BaseDataLayer):
     async def delete_step(self, step_id: str) -> None:
         if _refuse_ids("delete_step", step_id=step_id):
             return
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             who = await self._who(conn, "delete_step")
             if who is None:
                 return
@@ -422,7 +428,7 @@ class CoachDataLayer(BaseDataLayer):
         if _refuse_ids(method, **ids):
             return
         values = self._step_values(step)
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             who = await self._who(conn, method)
             if who is None:
                 return
@@ -491,7 +497,7 @@ class CoachDataLayer(BaseDataLayer):
         comment = feedback.comment if isinstance(feedback.comment, str) else None
         if comment is not None:
             comment = comment[:MAX_COMMENT]
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             who = await self._who(conn, "upsert_feedback")
             if who is None:
                 raise AccessRefused("feedback refused")
@@ -529,7 +535,7 @@ class CoachDataLayer(BaseDataLayer):
     async def delete_feedback(self, feedback_id: str) -> bool:
         if _refuse_ids("delete_feedback", feedback_id=feedback_id):
             return False
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             who = await self._who(conn, "delete_feedback")
             if who is None:
                 return False
@@ -559,7 +565,7 @@ class CoachDataLayer(BaseDataLayer):
         if _refuse_ids("create_element", id=element_id, threadId=thread_id, forId=element.for_id):
             return
         content = await self._element_content(element)
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             who = await self._who(conn, "create_element")
             if who is None or not await self._writable_thread(
                 conn, who, thread_id, "create_element"
@@ -580,7 +586,7 @@ class CoachDataLayer(BaseDataLayer):
             except (OSError, ValueError) as exc:
                 log.warning("data layer: element file not kept: %s", exc)
         values = self._element_values(element, object_key)
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(
                 update(elements)
                 .where(elements.c.id == element_id, elements.c.threadId == thread_id)
@@ -600,7 +606,7 @@ class CoachDataLayer(BaseDataLayer):
             ids["thread_id"] = thread_id
         if _refuse_ids("delete_element", **ids):
             return
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             who = await self._who(conn, "delete_element")
             if who is None:
                 return
