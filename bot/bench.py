@@ -47,8 +47,17 @@ def _median_ms(samples: list[float]) -> float:
 
 
 def bench_checks(cases: list[Case], rounds: int) -> dict[str, Any]:
+    """Check-only turns per second, cold: every round starts with the folds and
+    the lexicon screens forgotten, so repeating the same turns measures no cache."""
+    from bot.lexicon import load_lexicon
+    from bot.text import fold
+
+    languages = sorted({c.language for c in cases if c.language})
     per_round = []
     for _ in range(rounds):
+        fold.cache_clear()
+        for language in languages:
+            load_lexicon(language).forget()
         start = time.perf_counter()
         for case in cases:
             assert case.language is not None

@@ -137,12 +137,21 @@ class _Turn:
                     kept.append(m)
         return kept
 
+    def _in(self, folded: Folded, name: str) -> list[Match]:
+        """``find`` in either view, each list looked up once per view."""
+        if folded is self.folded:
+            return self.find(name)
+        key = f"loose:{name}"
+        if key not in self._cache:
+            self._cache[key] = self.lexicon.find(name, folded)
+        return self._cache[key]
+
     def _said_in(self, folded: Folded, name: str) -> list[Match]:
-        matches = self.lexicon.find(name, folded)
+        matches = self._in(folded, name)
         if not matches:
             return []
-        negations = self.lexicon.find("speech_negation", folded)
-        contrasts = self.lexicon.find("contrast", folded) if negations else []
+        negations = self._in(folded, "speech_negation")
+        contrasts = self._in(folded, "contrast") if negations else []
         kept = []
         for m in matches:
             sentence_start, _ = folded.sentence_bounds(m.start)

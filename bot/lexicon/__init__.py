@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
+from re import _constants, _parser  # type: ignore[attr-defined]
+from typing import Any
 
 from bot.errors import LexiconError
 from bot.rubric import CRITERIA, Language
@@ -76,18 +78,121 @@ class Match:
 class Pattern:
     source: str  # "fr.txt:123"
     regex: re.Pattern[str]
+    #: Literal strings one of which every match contains (``None``: no such
+    #: set). A substring test is far cheaper than a regex scan, and most
+    #: patterns have none of their needles in a given turn.
+    needles: tuple[str, ...] | None = None
+
+    @classmethod
+    def compile(cls, source: str, expression: str) -> Pattern:
+        regex = re.compile(expression, re.MULTILINE)
+        return cls(source, regex, required_literals(expression))
+
+
+def required_literals(expression: str) -> tuple[str, ...] | None:
+    """Strings at least one of which any match of ``expression`` contains,
+    read from the parsed expression (``None`` when it cannot tell)."""
+    try:
+        parsed = _parser.parse(expression)
+    except Exception:  # an expression this reader does not follow gets no screen
+        return None
+    needles = _required(list(parsed))
+    if not needles or min(len(n) for n in needles) < _MIN_NEEDLE:
+        return None
+    return tuple(sorted(needles))
+
+
+#: Shorter needles are in nearly every text: no use as a screen.
+_MIN_NEEDLE = 3
+
+
+def _required(items: list[Any]) -> set[str] | None:
+    """The best needle set of a sequence of parsed items: its longest literal
+    run, or the needles of one of its groups, whichever is most selective."""
+    best: set[str] | None = None
+
+    def consider(candidate: set[str] | None) -> None:
+        nonlocal best
+        if candidate and (best is None or _weaker(best, candidate)):
+            best = candidate
+
+    run: list[str] = []
+    for op, arg in items:
+        if op is _constants.LITERAL:
+            run.append(chr(arg))
+            continue
+        consider({"".join(run)} if run else None)
+        run = []
+        if op is _constants.SUBPATTERN:
+            consider(_required(list(arg[-1])))
+        elif op is _constants.BRANCH:
+            branches = [_required(list(b)) for b in arg[1]]
+            if all(branches):
+                consider(set().union(*branches))  # type: ignore[arg-type]
+        elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT) and arg[0] >= 1:
+            consider(_required(list(arg[2])))
+    consider({"".join(run)} if run else None)
+    return best
+
+
+def _weaker(current: set[str], candidate: set[str]) -> bool:
+    """Whether ``candidate`` screens better: fewer needles, then longer ones."""
+    return (min(map(len, candidate)), -len(candidate)) > (min(map(len, current)), -len(current))
 
 
 class Lexicon:
     def __init__(self, language: Language, lists: dict[str, tuple[Pattern, ...]]) -> None:
         self.language = language
         self.lists = lists
+        # Which patterns each needle screens, so a text is screened once for
+        # every list (one substring test per needle), not once per pattern.
+        self._always: dict[str, list[int]] = {name: [] for name in lists}
+        needles: dict[str, list[tuple[str, int]]] = {}
+        for name, patterns in lists.items():
+            for i, pattern in enumerate(patterns):
+                if pattern.needles is None:
+                    self._always[name].append(i)
+                for needle in pattern.needles or ():
+                    needles.setdefault(needle, []).append((name, i))
+        # Needles by their first three characters: a text is tested only for
+        # the needles whose start it contains.
+        self._by_start: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {}
+        for needle, users in needles.items():
+            self._by_start.setdefault(needle[:_MIN_NEEDLE], []).append((needle, users))
+        self._unscreened = tuple((n, tuple(i)) for n, i in self._always.items() if i)
+        self._candidates = lru_cache(maxsize=2048)(self._screen)
+
+    def _screen(self, text: str) -> dict[str, tuple[Pattern, ...]]:
+        """Per list, the patterns that can match ``text`` (the others cannot)."""
+        picked: dict[str, set[int]] = {}
+        for name, always in self._unscreened:
+            picked[name] = set(always)
+        starts = {text[i : i + _MIN_NEEDLE] for i in range(len(text) - _MIN_NEEDLE + 1)}
+        for start in starts.intersection(self._by_start):
+            for needle, users in self._by_start[start]:
+                if needle in text:
+                    for name, i in users:
+                        if name in picked:
+                            picked[name].add(i)
+                        else:
+                            picked[name] = {i}
+        lists = self.lists
+        return {
+            name: tuple(lists[name][i] for i in sorted(chosen)) for name, chosen in picked.items()
+        }
+
+    def forget(self) -> None:
+        """Drop the screened texts (benchmarks measure without them)."""
+        self._candidates.cache_clear()
 
     def find(self, name: str, folded: Folded, *, include_quoted: bool = False) -> list[Match]:
         """Matches of list ``name`` in the text, left to right, without overlaps."""
+        patterns = self._candidates(folded.text).get(name)
+        if not patterns:
+            return []
         quoted = [] if include_quoted else folded.quoted_spans()
         found: list[Match] = []
-        for pattern in self.lists[name]:
+        for pattern in patterns:
             for m in pattern.regex.finditer(folded.text):
                 if m.end() == m.start():
                     continue
@@ -146,10 +251,10 @@ def parse_lexicon(
 
         expanded = _USE.sub(expand, line)
         try:
-            regex = re.compile(_wrap(expanded), re.MULTILINE)
+            pattern = Pattern.compile(where, _wrap(expanded))
         except re.error as exc:
             raise LexiconError(f"{where}: [{current}] is not a valid pattern: {exc}") from None
-        lists[current].append(Pattern(where, regex))
+        lists[current].append(pattern)
     missing = [n for n in names if n not in lists]
     if missing:
         raise LexiconError(
@@ -164,7 +269,12 @@ def load_lexicon(language: Language, directory: Path | None = None) -> Lexicon:
         from bot.settings import get_settings
 
         directory = get_settings().lexicon_dir
-    return _load(language, directory.resolve())
+    return _load(language, _resolved(directory))
+
+
+@cache
+def _resolved(directory: Path) -> Path:
+    return directory.resolve()
 
 
 @cache
