@@ -111,7 +111,7 @@ class _Turn:
 
     def __init__(self, lexicon: Lexicon, text: str) -> None:
         self.lexicon = lexicon
-        self.folded: Folded = fold(text)
+        self.folded: Folded = lexicon.respell(fold(text))
         self._cache: dict[str, list[Match]] = {}
 
     def find(self, name: str) -> list[Match]:
@@ -293,6 +293,9 @@ def run_checks(
             if narration
             else Finding("missed", _evidence(waits), True)
         )
+    elif live := _live_wait(t, narration):
+        # No hold word: the trainee says how long the wait is and why.
+        f["no_hold"] = Finding("met", _evidence(live), True)
     else:
         f["no_hold"] = Finding("na")
 
@@ -327,6 +330,16 @@ def run_checks(
     _rubric_rules(t, report)
     _judgement_hints(t, report, history, triggers)
     return report
+
+
+def _live_wait(t: _Turn, narration: list[Match]) -> list[Match]:
+    """A wait given with its length and what happens meanwhile, without a hold
+    ("I'm opening the calendar, it takes about ten seconds"; « le temps de
+    vérifier, ça prend deux minutes »): the customer is kept informed."""
+    if not (length := t.find("wait_length")):
+        return []
+    reasons = narration or t.find("hold_reason")
+    return reasons + length if reasons else []
 
 
 #: The phrase lists whose words earn credit: what keyword stuffing piles up.

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from re import _constants, _parser  # type: ignore[attr-defined]
 from typing import Any
 
 from bot.errors import LexiconError
 from bot.rubric import CRITERIA, Language
+from bot.lexicon.lemmas import lemma_table, lemma_view, parse_spellings, respelled
 from bot.text import Folded
 
 #: The lists the code's rules use (checks, grader, customer).
@@ -34,6 +35,7 @@ CODE_LISTS: tuple[str, ...] = (
     "wait",
     "hold",
     "duration",
+    "wait_length",
     "hold_reason",
     "timeline",
     "vague_time",
@@ -82,11 +84,17 @@ class Pattern:
     #: set). A substring test is far cheaper than a regex scan, and most
     #: patterns have none of their needles in a given turn.
     needles: tuple[str, ...] | None = None
+    #: Matched against the lemma view (a ``~`` line): every inflection of its words.
+    lemmas: bool = False
+    #: The pattern as written, macros expanded.
+    raw: str = ""
 
     @classmethod
-    def compile(cls, source: str, expression: str) -> Pattern:
+    def compile(
+        cls, source: str, expression: str, *, lemmas: bool = False, raw: str = ""
+    ) -> Pattern:
         regex = re.compile(expression, re.MULTILINE)
-        return cls(source, regex, required_literals(expression))
+        return cls(source, regex, required_literals(expression), lemmas, raw or expression)
 
 
 def required_literals(expression: str) -> tuple[str, ...] | None:
@@ -140,36 +148,35 @@ def _weaker(current: set[str], candidate: set[str]) -> bool:
     return (min(map(len, candidate)), -len(candidate)) > (min(map(len, current)), -len(current))
 
 
-class Lexicon:
-    def __init__(self, language: Language, lists: dict[str, tuple[Pattern, ...]]) -> None:
-        self.language = language
+class _Screen:
+    """Which patterns each needle screens, so a text is screened once for
+    every list (one substring test per needle), not once per pattern."""
+
+    def __init__(self, lists: dict[str, list[Pattern]]) -> None:
         self.lists = lists
-        # Which patterns each needle screens, so a text is screened once for
-        # every list (one substring test per needle), not once per pattern.
-        self._always: dict[str, list[int]] = {name: [] for name in lists}
+        always: dict[str, list[int]] = {name: [] for name in lists}
         needles: dict[str, list[tuple[str, int]]] = {}
         for name, patterns in lists.items():
             for i, pattern in enumerate(patterns):
                 if pattern.needles is None:
-                    self._always[name].append(i)
+                    always[name].append(i)
                 for needle in pattern.needles or ():
                     needles.setdefault(needle, []).append((name, i))
+        self.unscreened = tuple((n, tuple(i)) for n, i in always.items() if i)
         # Needles by their first three characters: a text is tested only for
         # the needles whose start it contains.
-        self._by_start: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {}
+        self.by_start: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {}
         for needle, users in needles.items():
-            self._by_start.setdefault(needle[:_MIN_NEEDLE], []).append((needle, users))
-        self._unscreened = tuple((n, tuple(i)) for n, i in self._always.items() if i)
-        self._candidates = lru_cache(maxsize=2048)(self._screen)
+            self.by_start.setdefault(needle[:_MIN_NEEDLE], []).append((needle, users))
 
-    def _screen(self, text: str) -> dict[str, tuple[Pattern, ...]]:
+    def __call__(self, text: str) -> dict[str, tuple[Pattern, ...]]:
         """Per list, the patterns that can match ``text`` (the others cannot)."""
         picked: dict[str, set[int]] = {}
-        for name, always in self._unscreened:
+        for name, always in self.unscreened:
             picked[name] = set(always)
         starts = {text[i : i + _MIN_NEEDLE] for i in range(len(text) - _MIN_NEEDLE + 1)}
-        for start in starts.intersection(self._by_start):
-            for needle, users in self._by_start[start]:
+        for start in starts.intersection(self.by_start):
+            for needle, users in self.by_start[start]:
                 if needle in text:
                     for name, i in users:
                         if name in picked:
@@ -181,24 +188,75 @@ class Lexicon:
             name: tuple(lists[name][i] for i in sorted(chosen)) for name, chosen in picked.items()
         }
 
+
+#: Letters of a lemma pattern's words (what the lemma table must know).
+_PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{2,}")
+
+
+class Lexicon:
+    def __init__(
+        self,
+        language: Language,
+        lists: dict[str, tuple[Pattern, ...]],
+        spellings: dict[str, str] | None = None,
+    ) -> None:
+        self.language = language
+        self.lists = lists
+        self.spellings = spellings or {}
+        surface = {n: [p for p in ps if not p.lemmas] for n, ps in lists.items()}
+        over_lemmas = {n: [p for p in ps if p.lemmas] for n, ps in lists.items()}
+        self._candidates = lru_cache(maxsize=2048)(_Screen(surface))
+        self._lemma_candidates = lru_cache(maxsize=2048)(_Screen(over_lemmas))
+        self._lemma_words = frozenset(
+            w for ps in over_lemmas.values() for p in ps for w in _PATTERN_WORD.findall(p.raw)
+        )
+        self._views: dict[str, Folded] = {}
+
     def forget(self) -> None:
-        """Drop the screened texts (benchmarks measure without them)."""
+        """Drop the screened texts and lemma views (benchmarks measure without them)."""
         self._candidates.cache_clear()
+        self._lemma_candidates.cache_clear()
+        self._views.clear()
+
+    def respell(self, folded: Folded) -> Folded:
+        """The folded text with this language's common misspellings written out."""
+        return respelled(folded, self.spellings)
+
+    def lemmas(self, folded: Folded) -> Folded:
+        """The lemma view of a folded text (its index points into ``folded.text``)."""
+        view = self._views.get(folded.text)
+        if view is None:
+            if len(self._views) > 2048:
+                self._views.clear()
+            table = lemma_table(self.language, self._lemma_words)
+            view = self._views[folded.text] = lemma_view(folded, table)
+        return view
 
     def find(self, name: str, folded: Folded, *, include_quoted: bool = False) -> list[Match]:
         """Matches of list ``name`` in the text, left to right, without overlaps."""
         patterns = self._candidates(folded.text).get(name)
-        if not patterns:
-            return []
-        quoted = [] if include_quoted else folded.quoted_spans()
         found: list[Match] = []
-        for pattern in patterns:
-            for m in pattern.regex.finditer(folded.text):
-                if m.end() == m.start():
-                    continue
-                if any(qs <= m.start() < qe for qs, qe in quoted):
-                    continue
-                found.append(Match(m.start(), m.end(), folded.source(m.start(), m.end())))
+        quoted = [] if include_quoted else folded.quoted_spans()
+        if patterns:
+            for pattern in patterns:
+                for m in pattern.regex.finditer(folded.text):
+                    if m.end() == m.start():
+                        continue
+                    if any(qs <= m.start() < qe for qs, qe in quoted):
+                        continue
+                    found.append(Match(m.start(), m.end(), folded.source(m.start(), m.end())))
+        if self._lemma_words and name in self._lemma_lists:
+            view = self.lemmas(folded)
+            for pattern in self._lemma_candidates(view.text).get(name, ()):
+                for m in pattern.regex.finditer(view.text):
+                    if m.end() == m.start():
+                        continue
+                    start, end = view.index[m.start()], view.index[m.end() - 1] + 1
+                    if any(qs <= start < qe for qs, qe in quoted):
+                        continue
+                    found.append(Match(start, end, folded.source(start, end)))
+        if not found:
+            return found
         found.sort(key=lambda x: (x.start, -x.end))
         merged: list[Match] = []
         for match in found:
@@ -206,6 +264,10 @@ class Lexicon:
                 continue
             merged.append(match)
         return merged
+
+    @cached_property
+    def _lemma_lists(self) -> frozenset[str]:
+        return frozenset(n for n, ps in self.lists.items() if any(p.lemmas for p in ps))
 
 
 def _wrap(pattern: str) -> str:
@@ -249,9 +311,10 @@ def parse_lexicon(
                 )
             return macros[name]
 
-        expanded = _USE.sub(expand, line)
+        lemmas = line.startswith("~")
+        expanded = _USE.sub(expand, line[1:].strip() if lemmas else line)
         try:
-            pattern = Pattern.compile(where, _wrap(expanded))
+            pattern = Pattern.compile(where, _wrap(expanded), lemmas=lemmas, raw=expanded)
         except re.error as exc:
             raise LexiconError(f"{where}: [{current}] is not a valid pattern: {exc}") from None
         lists[current].append(pattern)
@@ -284,4 +347,8 @@ def _load(language: Language, directory: Path) -> Lexicon:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise LexiconError(f"cannot read {path}: {exc.strerror}") from None
-    return Lexicon(language, parse_lexicon(text, path.name))
+    spellings: dict[str, str] = {}
+    spelling_path = directory / f"spelling_{language}.txt"
+    if spelling_path.is_file():
+        spellings = parse_spellings(spelling_path.read_text(encoding="utf-8"), spelling_path.name)
+    return Lexicon(language, parse_lexicon(text, path.name), spellings)
