@@ -27,6 +27,10 @@ from bot.text import Folded, fold
 
 #: How far before a violation a "I won't tell you ..." or "they told you ..." may stand.
 _NEGATION_WINDOW = 60
+#: A denial covers its own clause only: a comma, colon, semicolon or dash
+#: after it starts a new one ("Don't call me an idiot, you're the one
+#: shouting like a lunatic" still says "lunatic").
+_CLAUSE_BREAK = re.compile(r"[,;:\u2013\u2014]| - ")
 #: How many sentences at the start of a first reply count as its opening.
 _OPENING_SENTENCES = 2
 #: The criteria the rules written below decide. Any other "check" or "both"
@@ -123,9 +127,9 @@ class _Turn:
         """Matches the trainee actually says: not quoted (``find`` already
         drops those) and not introduced by "I won't tell you" or "they told you".
 
-        A denial covers only what directly follows it: a contrast word in
-        between ("I'm not saying this to be rude, but you misunderstood")
-        ends its scope. With ``loose``, matches the loose view alone finds
+        A denial covers only what directly follows it in its own clause: a
+        contrast word ("I'm not saying this to be rude, but you misunderstood")
+        or a clause break in between ends its scope. With ``loose``, matches the loose view alone finds
         (punctuation between the words of a phrase) count too.
         """
         kept = self._said_in(self.folded, name)
@@ -160,6 +164,7 @@ class _Turn:
                 window_start <= n.start
                 and n.end <= m.start + 1
                 and not any(n.end <= c.start and c.end <= m.start for c in contrasts)
+                and not _CLAUSE_BREAK.search(folded.text, n.end, m.start)
                 for n in negations
             )
             if not denied:

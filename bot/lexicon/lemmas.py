@@ -48,6 +48,13 @@ def lemma_table(language: str, words: frozenset[str]) -> dict[str, str]:
         folded_form = _ascii(form)
         if _WORD.fullmatch(folded_form):
             table.setdefault(folded_form, folded_lemma)
+    if language == "fr":
+        # Regular "-er" verbs whose present forms the dictionary files under a
+        # noun of the same spelling (« relève », « calme »): their endings.
+        for word in words:
+            if word.endswith("er") and len(word) > 4:
+                for ending in ("e", "es", "ent", "ez", "ons"):
+                    table.setdefault(word[:-2] + ending, word)
     for word in words:
         table[word] = word  # a lemma the lists name is its own lemma
     return table
@@ -83,8 +90,8 @@ def _replace_words(
     for m in _WORD.finditer(text):
         word = m.group()
         lemma = table.get(word)
-        if lemma is None or lemma == word:
-            continue
+        if lemma is None or lemma == word or text.startswith("'", m.end()):
+            continue  # an elision (« d' », « l' ») is not the word it shortens
         start, end = m.span()
         parts.append(text[last:start])
         index.extend(range(last, start))
