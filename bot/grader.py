@@ -28,7 +28,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -67,43 +67,21 @@ log = logging.getLogger(__name__)
 EVIDENCE_MAX, FEEDBACK_MAX, REPLY_MAX = 200, 500, 800
 
 
-#: The criteria the LLM answers on every call, whatever the checks decided:
-#: the same schema and system prompt for a whole session, so a provider can
-#: cache the prefix and the tool schema is converted once. The checks' final
-#: findings then replace the model's answers on the criteria they settled.
-JUDGED: tuple[str, ...] = tuple(
-    cid for cid in CRITERION_IDS if CRITERIA_BY_ID[cid].kind in ("judgement", "both")
-)
-#: A checklist answer, read as a verdict.
-VERDICT_OF_ANSWER: dict[str, Literal["met", "missed", "na"]] = {
-    "yes": "met",
-    "no": "missed",
-    "na": "na",
-}
-
-
-class LLMAnswer(BaseModel):
-    """One checklist question: the words that decide it first, then the answer."""
-
+class LLMVerdict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quote: str | None = Field(description="The reply's exact words that decide it, or null.")
-    answer: Literal["yes", "no", "na"]
+    verdict: Literal["met", "missed", "na"]
+    evidence: str | None = Field(description="Exact words from the reply, or null.")
 
 
-class BoundedLLMAnswer(LLMAnswer):
-    quote: str | None = Field(
-        description="The reply's exact words that decide it, or null.", max_length=EVIDENCE_MAX
+class BoundedLLMVerdict(LLMVerdict):
+    evidence: str | None = Field(
+        description="Exact words from the reply, or null.", max_length=EVIDENCE_MAX
     )
 
 
-def question(cid: str) -> str:
-    """The yes/no question the LLM answers for one criterion."""
-    return f"Does the agent's reply do this: {DEFINITIONS[cid]}"
-
-
-def llm_grade_model(criteria: Sequence[str] = JUDGED, *, bounded: bool = False) -> type[BaseModel]:
-    """The structured output asked of the LLM: one yes/no question per criterion.
+def llm_grade_model(criteria: Sequence[str], *, bounded: bool = False) -> type[BaseModel]:
+    """The structured output asked of the LLM: only the criteria it decides.
 
     Every field is required (OpenAI's strict mode needs that) and bounded
     values are literals (llama.cpp's grammar enforces enums, not ranges).
@@ -112,42 +90,22 @@ def llm_grade_model(criteria: Sequence[str] = JUDGED, *, bounded: bool = False) 
     def text(limit: int, description: str) -> Any:
         return Field(description=description, max_length=limit if bounded else None)
 
-    answer_model = BoundedLLMAnswer if bounded else LLMAnswer
-    answers: Any = create_model(  # type: ignore[call-overload]
-        "Checklist",
+    verdict_model = BoundedLLMVerdict if bounded else LLMVerdict
+    verdicts: Any = create_model(  # type: ignore[call-overload]
+        "Verdicts",
         __config__=ConfigDict(extra="forbid"),
-        **{cid: (answer_model, Field(description=question(cid))) for cid in criteria},
+        **{cid: (verdict_model, ...) for cid in criteria},
     )
     model: type[BaseModel] = create_model(
         "TurnGrade",
         __config__=ConfigDict(extra="forbid"),
         __doc__="The grade of one trainee reply.",
-        criteria=(answers, ...),
+        criteria=(verdicts, ...),
         deescalation=(Literal[-2, -1, 0, 1, 2], ...),
         feedback=(str, text(FEEDBACK_MAX, "One or two sentences for the trainee.")),
         better_reply=(str, text(REPLY_MAX, "A better version of the whole reply.")),
     )
     return model
-
-
-def majority(answers: Sequence[Any]) -> tuple[dict[str, tuple[str, str | None]], int]:
-    """Per criterion the most common answer (ties go to the earliest sample),
-    with a quote given for it; and the median de-escalation."""
-    out: dict[str, tuple[str, str | None]] = {}
-    for cid in JUDGED:
-        given = [getattr(a.criteria, cid) for a in answers]
-        counts: dict[str, int] = {}
-        for g in given:
-            counts[g.answer] = counts.get(g.answer, 0) + 1
-        best = max(counts, key=lambda value: (counts[value], -_first(given, value)))
-        quote = next((g.quote for g in given if g.answer == best and g.quote), None)
-        out[cid] = (best, quote)
-    values = sorted(int(a.deescalation) for a in answers)
-    return out, values[(len(values) - 1) // 2]
-
-
-def _first(given: Sequence[Any], value: str) -> int:
-    return next(i for i, g in enumerate(given) if g.answer == value)
 
 
 def strip_injection(turn: str, report: CheckReport) -> str:
@@ -175,12 +133,10 @@ def _earlier(message: Message, language: Language) -> str:
     return _scrub(content)
 
 
-def _delimiter_tag(opening: str) -> str:
-    # Derived from the conversation's opening, so the tags, and the prompt up
-    # to the latest messages, stay the same for the whole session (a cacheable
-    # prefix) and the same in recordings. Guessing it gains nothing: trainee and
-    # customer text can never open or close these tags (see _scrub).
-    return hashlib.sha256(opening.encode()).hexdigest()[:8]
+def _delimiter_tag(turn: str) -> str:
+    # Derived from the reply itself: stable for recordings, unguessable for
+    # whoever writes the reply (it depends on the reply, tag included).
+    return hashlib.sha256(turn.encode()).hexdigest()[:8]
 
 
 _TAGS = re.compile(r"<(/?)\s*(trainee[_ -]?turn|conversation)", re.IGNORECASE)
@@ -198,8 +154,7 @@ class Grader:
     def __init__(self, settings: Settings, models: GraderModels | None = None) -> None:
         self.settings = settings
         self.models = models
-        self._bound: Runnable[Any, Any] | None = None
-        self._system: dict[Language, str] = {}
+        self._bound: dict[tuple[str, ...], Runnable[Any, Any]] = {}
 
     @property
     def checks_only(self) -> bool:
@@ -283,22 +238,12 @@ class Grader:
             note=note,
         )
 
-    def _model(self) -> Runnable[Any, Any]:
-        """The structured-output model, bound once: its schema never changes."""
+    def _model_for(self, criteria: tuple[str, ...]) -> Runnable[Any, Any]:
         assert self.models is not None
-        if self._bound is None:
-            self._bound = self.models.bind(llm_grade_model(JUDGED, bounded=self.models.bounded))
-        return self._bound
-
-    def _system_prompt(self, language: Language) -> str:
-        """The same text for every turn of a session (rendered once per language)."""
-        if language not in self._system:
-            self._system[language] = prompts.render(
-                "grader_system",
-                language_name=LANGUAGE_NAMES[language],
-                judge=[{"id": cid, "question": question(cid)} for cid in JUDGED],
-            )
-        return self._system[language]
+        if criteria not in self._bound:
+            schema = llm_grade_model(criteria, bounded=self.models.bounded)
+            self._bound[criteria] = self.models.bind(schema)
+        return self._bound[criteria]
 
     async def _hybrid(
         self,
@@ -309,65 +254,53 @@ class Grader:
         report: CheckReport,
     ) -> Grade:
         # Words found (or the conversation's structure) decide, and so do the
-        # "check" criteria's verdicts from words not found; the model's answers
-        # count for the rest. (Letting the model overrule words not found waits
-        # for a model that grades better than chance: see evals/README.md.)
+        # "check" criteria's verdicts from words not found; the model decides
+        # the rest. (Letting the model overrule words not found waits for a
+        # model that grades better than chance: see evals/README.md.)
         decided = {
             cid: f
             for cid, f in {**report.hints, **report.findings}.items()
             if f.authoritative or CRITERIA_BY_ID[cid].kind == "check"
         }
+        judge = tuple(cid for cid in CRITERION_IDS if cid not in decided)
         transcript, dropped = trim_history(history, self.settings.history_token_budget)
         hints = [
-            {
-                "criterion": cid,
-                "verdict": f.verdict,
-                "evidence": _scrub(f.evidence or "") or None,
-                "final": cid in decided,
-            }
+            {"criterion": cid, "verdict": f.verdict, "evidence": _scrub(f.evidence or "") or None}
             for cid, f in {**report.findings, **report.hints}.items()
             if f.authoritative or f.evidence
         ]
-        opening = history[0].content if history else turn
+        system = prompts.render(
+            "grader_system",
+            language_name=LANGUAGE_NAMES[language],
+            judge=list(judge),
+            definitions=DEFINITIONS,
+        )
         user = prompts.render(
             "grader_user",
             persona=persona,
             transcript=[{"role": m.role, "content": _earlier(m, language)} for m in transcript],
             dropped=dropped,
             turn=_scrub(turn),
-            tag=_delimiter_tag(opening),
+            tag=_delimiter_tag(turn),
             findings=hints,
         )
-        messages = [("system", self._system_prompt(language)), ("human", user)]
-        model = self._model()
-        votes = max(1, self.settings.grader_votes)
-        if votes == 1:
-            answers = [await model.ainvoke(messages)]
-        else:
-            answers = list(await asyncio.gather(*(model.ainvoke(messages) for _ in range(votes))))
-        chosen, deescalation_vote = majority(answers)
+        answer = await self._model_for(judge).ainvoke([("system", system), ("human", user)])
         criteria: dict[str, CriterionResult] = {cid: f.result() for cid, f in decided.items()}
-        for cid in JUDGED:
-            if cid in decided:
-                continue
-            value, quote = chosen[cid]
+        llm_criteria = answer.criteria
+        for cid in judge:
+            verdict = getattr(llm_criteria, cid)
             criteria[cid] = CriterionResult(
-                verdict=VERDICT_OF_ANSWER[value],
-                evidence=_verified_evidence(quote, turn),
+                verdict=verdict.verdict,
+                evidence=_verified_evidence(verdict.evidence, turn),
                 source="llm",
             )
-        for cid in CRITERION_IDS:
-            criteria.setdefault(cid, CriterionResult(verdict="na", source="check"))
-        first = answers[0]
-        deescalation: Deescalation = cap_deescalation(
-            cast(Deescalation, deescalation_vote), criteria
-        )
+        deescalation: Deescalation = cap_deescalation(answer.deescalation, criteria)
         return Grade(
             criteria=criteria,
             score=compute_score(criteria),
             deescalation=deescalation,
-            feedback=first.feedback.strip(),
-            better_reply=first.better_reply.strip() or None,
+            feedback=answer.feedback.strip(),
+            better_reply=answer.better_reply.strip() or None,
             mode="hybrid",
         )
 

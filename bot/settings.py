@@ -82,13 +82,6 @@ class Settings(BaseSettings):
     grader_attempts: int = Field(
         default=3, ge=1, description="Attempts at a valid grade before it is 'ungraded'."
     )
-    grader_votes: int = Field(
-        default=1,
-        ge=1,
-        le=9,
-        description="Grades sampled per turn; each criterion takes the majority answer "
-        "(use with a grader temperature above 0).",
-    )
     history_token_budget: int = Field(
         default=1500,
         ge=200,

@@ -270,14 +270,14 @@ def test_a_weakened_lexicon_fails_the_build(tmp_path: Path) -> None:
 
 
 def test_a_grader_prompt_that_loses_the_definitions_fails_the_build(tmp_path: Path) -> None:
-    """The checklist's questions come from bot/rubric.yaml's definitions; a
-    prompt that no longer reads them right (a misspelt variable) must fail."""
+    """The criteria's definitions come from bot/rubric.yaml; a prompt that no
+    longer reads them right (here a misspelt variable) must fail the evals."""
     prompts = tmp_path / "prompts"
     shutil.copytree(ROOT / "prompts", prompts)
     path = prompts / "grader_system.md"
     text = path.read_text(encoding="utf-8")
-    assert text.count("{{ item.question }}") == 1
-    path.write_text(text.replace("{{ item.question }}", "{{ item.questoin }}"), encoding="utf-8")
+    assert text.count("{{ definitions[id] }}") == 1
+    path.write_text(text.replace("{{ definitions[id] }}", "{{ definition[id] }}"), encoding="utf-8")
     run = coach(
         "eval", "--suite", "grader", "--no-reports", env={"COACH_PROMPTS_DIR": str(prompts)}
     )

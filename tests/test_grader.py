@@ -11,7 +11,7 @@ import pytest
 from bot.backends import GraderModels
 from bot.backends.openai_compat import bind_structured
 from bot.conversation import Message
-from bot.grader import JUDGED, Grader, llm_grade_model
+from bot.grader import Grader, llm_grade_model
 from bot.rubric import CRITERION_IDS
 from bot.settings import Settings
 from tests.conftest import FakeChat, fake_chat
@@ -19,20 +19,12 @@ from tests.conftest import FakeChat, fake_chat
 HISTORY_EN = [Message(role="customer", content="My parcel is five days late!")]
 
 
-ANSWER_OF = {"met": "yes", "missed": "no", "na": "na"}
-
-
-def said(verdict: str, quote: str | None = None) -> dict[str, Any]:
-    """One checklist answer, written as the verdict it stands for."""
-    return {"quote": quote, "answer": ANSWER_OF[verdict]}
-
-
 def answer(verdict: str = "met", deescalation: int = 2, **overrides: Any) -> Any:
     """An LLM answer for whatever criteria the grader asked about."""
 
     def build(schema: Any) -> dict[str, Any]:
         asked = list(schema.model_fields["criteria"].annotation.model_fields)
-        criteria = {cid: said(verdict) for cid in asked}
+        criteria = {cid: {"verdict": verdict, "evidence": None} for cid in asked}
         for cid, value in overrides.items():
             if cid in criteria:
                 criteria[cid] = value
@@ -62,8 +54,7 @@ async def test_a_check_violation_cannot_be_overruled(settings: Settings) -> None
         "Calm down, I'm sorry, I'll refund you today.", "en", HISTORY_EN
     )
     asked = set(fake.bound.model_fields["criteria"].annotation.model_fields)
-    # The LLM answers the same checklist every turn; what the checks settled
-    # (a blocking phrase, an apology found) is never its to decide.
+    # The LLM is not even asked about what the checks settled.
     assert "no_blocking_phrase" not in asked and "apologize" not in asked
     assert grade.criteria["no_blocking_phrase"].verdict == "missed"
     assert grade.criteria["no_blocking_phrase"].source == "check"
@@ -77,7 +68,7 @@ async def test_the_llm_refines_only_the_check_and_judgement_criteria(settings: S
     # "So, two charges?" restates without a marker the lists know, and there is
     # no apology: reformulate is "check + judgement" in the rubric, apologize is not.
     turn = "So, two charges of 64.90 on the same day? I'll refund you by 5 pm."
-    fake = fake_chat(answer("met", reformulate=said("met", "So, two charges")))
+    fake = fake_chat(answer("met", reformulate={"verdict": "met", "evidence": "So, two charges"}))
     grade = await grader_with(fake, settings).grade(turn, "en", HISTORY_EN)
     asked = set(fake.bound.model_fields["criteria"].annotation.model_fields)
     assert "reformulate" in asked and "apologize" not in asked and "no_filler" not in asked
@@ -105,10 +96,14 @@ async def test_score_is_computed_from_verdicts_not_taken_from_the_model(settings
 
 
 async def test_invented_evidence_is_dropped(settings: Settings) -> None:
-    fake = fake_chat(answer("na", acknowledge_emotion=said("met", "I feel your pain")))
+    fake = fake_chat(
+        answer("na", acknowledge_emotion={"verdict": "met", "evidence": "I feel your pain"})
+    )
     grade = await grader_with(fake, settings).grade("I see how annoying this is.", "en", HISTORY_EN)
     assert grade.criteria["acknowledge_emotion"].evidence is None
-    fake = fake_chat(answer("na", acknowledge_emotion=said("met", "how ANNOYING this is")))
+    fake = fake_chat(
+        answer("na", acknowledge_emotion={"verdict": "met", "evidence": "how ANNOYING this is"})
+    )
     grade = await grader_with(fake, settings).grade("I see how annoying this is.", "en", HISTORY_EN)
     assert grade.criteria["acknowledge_emotion"].evidence == "how ANNOYING this is"
 
@@ -225,55 +220,3 @@ async def test_a_grade_past_its_deadline_is_ungraded(settings: Settings) -> None
     assert grade.mode == "ungraded" and grade.score is None
     assert "no answer within 0.2 s" in (grade.note or "")
     assert grade.criteria["apologize"].verdict == "met"  # the checks' findings still show
-
-
-async def test_schema_and_instructions_are_the_same_every_turn(settings: Settings) -> None:
-    # One session: three different turns, one bound schema, one system prompt,
-    # and the conversation's tags unchanged, so the prompt's prefix is cacheable.
-    fake = fake_chat(*(answer("met", deescalation=0) for _ in range(3)))
-    binds: list[Any] = []
-
-    def bind(schema: Any) -> Any:
-        binds.append(schema)
-        return bind_structured(fake, schema, "function_calling", 2)
-
-    grader = Grader(settings, GraderModels(bind=bind, bounded=True))
-    history = list(HISTORY_EN)
-    for turn in ("Calm down.", "I'm sorry, I'll check.", "Anything else?"):
-        await grader.grade(turn, "en", history)
-        history += [
-            Message(role="trainee", content=turn),
-            Message(role="customer", content="Fine."),
-        ]
-    assert len(binds) == 1
-    assert len({call[0].content for call in fake.calls}) == 1
-    tags = {call[1].content.split("<conversation_")[1].split(">")[0] for call in fake.calls}
-    assert len(tags) == 1
-    asked = list(fake.bound.model_fields["criteria"].annotation.model_fields)
-    assert asked == list(JUDGED)
-
-
-async def test_each_criterion_is_a_yes_no_question_with_its_quote_first() -> None:
-    schema = llm_grade_model(JUDGED, bounded=True).model_json_schema()
-    checklist = schema["$defs"]["Checklist"]["properties"]
-    for cid in JUDGED:
-        ref = checklist[cid]
-        assert ref["description"].startswith("Does the agent's reply do this:")
-    item = schema["$defs"]["BoundedLLMAnswer"]
-    assert list(item["properties"]) == ["quote", "answer"]
-    assert item["properties"]["answer"]["enum"] == ["yes", "no", "na"]
-
-
-async def test_votes_take_each_criteria_majority(settings: Settings) -> None:
-    voting = settings.model_copy(update={"grader_votes": 3})
-    turn = "I see how annoying this is, let me look."
-    fake = fake_chat(
-        answer("na", deescalation=2, acknowledge_emotion=said("met", "how annoying this is")),
-        answer("na", deescalation=0, acknowledge_emotion=said("missed")),
-        answer("na", deescalation=1, acknowledge_emotion=said("met", "annoying")),
-    )
-    grade = await grader_with(fake, voting).grade(turn, "en", HISTORY_EN)
-    assert len(fake.calls) == 3
-    assert grade.criteria["acknowledge_emotion"].verdict == "met"
-    assert grade.criteria["acknowledge_emotion"].evidence == "how annoying this is"
-    assert grade.deescalation == 1  # the median of 2, 0 and 1

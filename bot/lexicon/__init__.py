@@ -14,8 +14,8 @@ from re import _constants, _parser  # type: ignore[attr-defined]
 from typing import Any
 
 from bot.errors import LexiconError
-from bot.lexicon.lemmas import lemma_table, lemma_view, parse_spellings, respelled
 from bot.rubric import CRITERIA, Language
+from bot.lexicon.lemmas import lemma_table, lemma_view, parse_spellings, respelled
 from bot.text import Folded
 
 #: The lists the code's rules use (checks, grader, customer).
