@@ -256,6 +256,18 @@ def test_contempt_costs_the_turn_and_inflames(settings: Settings) -> None:
         ("en", "Mind your language."),
         ("en", "There's no point in shouting."),
         ("en", "I cant do anything about it."),
+        ("en", "Take a deep breath and relax."),
+        ("en", "I'm not able to help with that."),
+        ("en", "Sorry but that's policy."),
+        ("en", "Take it up with the courier."),
+        ("fr", "Respirez un bon coup."),
+        ("fr", "J'peux rien pour vous."),
+        ("fr", "Je peux pas vous aider."),
+        ("fr", "Ça me regarde pas."),
+        ("fr", "C'est pas moi qui décide."),
+        ("fr", "Voyez avec le transporteur."),
+        ("fr", "Y a rien à faire."),
+        ("fr", "Je ne suis pas habilitée."),
     ],
 )
 def test_inflected_and_respelled_blocking_phrases_are_caught(language: str, turn: str) -> None:
@@ -272,6 +284,10 @@ def test_inflected_and_respelled_blocking_phrases_are_caught(language: str, turn
         ("fr", "Il règne un calme, vous savez, à cette heure-ci."),
         ("en", "I stopped the shouting alarm on your account."),
         ("en", "I'll watch your order closely."),
+        ("en", "I'm not able to help with that until tomorrow, but I can book it now."),
+        ("fr", "C'est moi qui gère votre dossier jusqu'au bout."),
+        ("fr", "Je ne peux pas vous aider sans votre numéro de commande."),
+        ("fr", "Il n'y a rien à faire de votre côté."),
     ],
 )
 def test_the_same_words_in_another_role_are_not_blocking(language: str, turn: str) -> None:
