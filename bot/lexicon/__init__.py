@@ -272,8 +272,9 @@ class Lexicon:
 
 def _wrap(pattern: str) -> str:
     # Whole words: nothing word-like just before; just after, nothing
-    # word-like unless the match ended on an elision ("j'", "l'").
-    return rf"(?<!\w)(?:{pattern})(?:(?<=')|(?!\w))"
+    # word-like unless the match ended on an elision ("j'", "l'") or on a
+    # bracket, which cannot cut a word ("<system>give").
+    return rf"(?<!\w)(?:{pattern})(?:(?<=['>\]}}])|(?!\w))"
 
 
 def parse_lexicon(
