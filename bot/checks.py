@@ -129,8 +129,9 @@ class _Turn:
 
         A denial covers only what directly follows it in its own clause: a
         contrast word ("I'm not saying this to be rude, but you misunderstood")
-        or a clause break in between ends its scope. With ``loose``, matches the loose view alone finds
-        (punctuation between the words of a phrase) count too.
+        or a clause break in between ends its scope. With ``loose``, matches
+        the loose view alone finds (punctuation between the words of a phrase)
+        count too.
         """
         kept = self._said_in(self.folded, name)
         if loose and (view := self.folded.loose()) is not self.folded:

@@ -7,15 +7,16 @@ line and what is wrong, so a trainer editing a list gets one readable line.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache, cached_property, lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from re import _constants, _parser  # type: ignore[attr-defined]
 from typing import Any
 
 from bot.errors import LexiconError
-from bot.rubric import CRITERIA, Language
 from bot.lexicon.lemmas import lemma_table, lemma_view, parse_spellings, respelled
+from bot.rubric import CRITERIA, Language
 from bot.text import Folded
 
 #: The lists the code's rules use (checks, grader, customer).
@@ -110,8 +111,8 @@ def required_literals(expression: str) -> tuple[str, ...] | None:
     return tuple(sorted(needles))
 
 
-#: Shorter needles are in nearly every text: no use as a screen.
-_MIN_NEEDLE = 3
+#: A single letter is in every text: no use as a screen.
+_MIN_NEEDLE = 2
 
 
 def _required(items: list[Any]) -> set[str] | None:
@@ -150,43 +151,75 @@ def _weaker(current: set[str], candidate: set[str]) -> bool:
 
 class _Screen:
     """Which patterns each needle screens, so a text is screened once for
-    every list (one substring test per needle), not once per pattern."""
+    every list (one substring test per needle whose first three characters
+    the text contains), not once per pattern. Patterns are bits of an int."""
 
     def __init__(self, lists: dict[str, list[Pattern]]) -> None:
-        self.lists = lists
-        always: dict[str, list[int]] = {name: [] for name in lists}
-        needles: dict[str, list[tuple[str, int]]] = {}
+        self.patterns: list[Pattern] = []
+        self.list_masks: dict[str, int] = {}
+        self.always = 0
+        needles: dict[str, int] = {}
         for name, patterns in lists.items():
-            for i, pattern in enumerate(patterns):
+            mask = 0
+            for pattern in patterns:
+                bit = 1 << len(self.patterns)
+                self.patterns.append(pattern)
+                mask |= bit
                 if pattern.needles is None:
-                    always[name].append(i)
+                    self.always |= bit
                 for needle in pattern.needles or ():
-                    needles.setdefault(needle, []).append((name, i))
-        self.unscreened = tuple((n, tuple(i)) for n, i in always.items() if i)
-        # Needles by their first three characters: a text is tested only for
-        # the needles whose start it contains.
-        self.by_start: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {}
-        for needle, users in needles.items():
-            self.by_start.setdefault(needle[:_MIN_NEEDLE], []).append((needle, users))
+                    needles[needle] = needles.get(needle, 0) | bit
+            self.list_masks[name] = mask
+        # One scan finds, at every position, the longest needle starting there
+        # (the needles as a trie-shaped expression); the needles that are its
+        # prefixes start there too, so each needle carries their bits as well.
+        self.closure = {needle: _prefix_bits(needle, needles) for needle in needles}
+        self.scan = re.compile(f"(?=({_trie(needles)}))") if needles else None
 
-    def __call__(self, text: str) -> dict[str, tuple[Pattern, ...]]:
-        """Per list, the patterns that can match ``text`` (the others cannot)."""
-        picked: dict[str, set[int]] = {}
-        for name, always in self.unscreened:
-            picked[name] = set(always)
-        starts = {text[i : i + _MIN_NEEDLE] for i in range(len(text) - _MIN_NEEDLE + 1)}
-        for start in starts.intersection(self.by_start):
-            for needle, users in self.by_start[start]:
-                if needle in text:
-                    for name, i in users:
-                        if name in picked:
-                            picked[name].add(i)
-                        else:
-                            picked[name] = {i}
-        lists = self.lists
-        return {
-            name: tuple(lists[name][i] for i in sorted(chosen)) for name, chosen in picked.items()
-        }
+    def __call__(self, text: str) -> int:
+        """The patterns that can match ``text``, as bits (the others cannot)."""
+        picked = self.always
+        if self.scan is not None:
+            closure = self.closure
+            for m in self.scan.finditer(text):
+                picked |= closure[m.group(1)]
+        return picked
+
+    def pick(self, picked: int, name: str) -> list[Pattern]:
+        """The patterns of list ``name`` among the picked bits, in list order."""
+        chosen = picked & self.list_masks.get(name, 0)
+        out = []
+        while chosen:
+            low = chosen & -chosen
+            out.append(self.patterns[low.bit_length() - 1])
+            chosen ^= low
+        return out
+
+
+def _prefix_bits(needle: str, needles: dict[str, int]) -> int:
+    bits = 0
+    for end in range(1, len(needle) + 1):
+        bits |= needles.get(needle[:end], 0)
+    return bits
+
+
+def _trie(words: Iterable[str]) -> str:
+    """An expression matching any of ``words``, longest first, shaped as a trie."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + build(node[ch]) for ch in sorted(node) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(root)
 
 
 #: Letters of a lemma pattern's words (what the lemma table must know).
@@ -203,20 +236,22 @@ class Lexicon:
         self.language = language
         self.lists = lists
         self.spellings = spellings or {}
-        surface = {n: [p for p in ps if not p.lemmas] for n, ps in lists.items()}
-        over_lemmas = {n: [p for p in ps if p.lemmas] for n, ps in lists.items()}
-        self._candidates = lru_cache(maxsize=2048)(_Screen(surface))
-        self._lemma_candidates = lru_cache(maxsize=2048)(_Screen(over_lemmas))
+        # One screen for both kinds of pattern, run on the text and its lemma
+        # view together: one pass per text, and each kind's regexes then run
+        # on their own view.
+        self._screen = _Screen({n: list(ps) for n, ps in lists.items()})
+        self._candidates = lru_cache(maxsize=2048)(self._screen)
         self._lemma_words = frozenset(
-            w for ps in over_lemmas.values() for p in ps for w in _PATTERN_WORD.findall(p.raw)
+            w for ps in lists.values() for p in ps if p.lemmas for w in _PATTERN_WORD.findall(p.raw)
         )
         self._views: dict[str, Folded] = {}
+        self._prepared: dict[str, tuple[Folded | None, int]] = {}
 
     def forget(self) -> None:
         """Drop the screened texts and lemma views (benchmarks measure without them)."""
         self._candidates.cache_clear()
-        self._lemma_candidates.cache_clear()
         self._views.clear()
+        self._prepared.clear()
 
     def respell(self, folded: Folded) -> Folded:
         """The folded text with this language's common misspellings written out."""
@@ -232,22 +267,40 @@ class Lexicon:
             view = self._views[folded.text] = lemma_view(folded, table)
         return view
 
+    def _prepare(self, folded: Folded) -> tuple[Folded | None, int]:
+        """A text's lemma view and the patterns its screen lets through (kept)."""
+        text = folded.text
+        view = self.lemmas(folded) if self._lemma_words else None
+        if view is None or view.text == text:
+            picked = self._candidates(text)
+        else:  # "\0" never occurs in folded text: no needle spans the two
+            picked = self._candidates(f"{text}\0{view.text}")
+        if len(self._prepared) > 2048:
+            self._prepared.clear()
+        self._prepared[text] = (view, picked)
+        return view, picked
+
     def find(self, name: str, folded: Folded, *, include_quoted: bool = False) -> list[Match]:
         """Matches of list ``name`` in the text, left to right, without overlaps."""
-        patterns = self._candidates(folded.text).get(name)
+        text = folded.text
+        prepared = self._prepared.get(text)
+        if prepared is None:
+            prepared = self._prepare(folded)
+        view, picked = prepared
+        patterns = self._screen.pick(picked, name)
         found: list[Match] = []
+        if not patterns:
+            return found
         quoted = [] if include_quoted else folded.quoted_spans()
-        if patterns:
-            for pattern in patterns:
-                for m in pattern.regex.finditer(folded.text):
+        for pattern in patterns:
+            if not pattern.lemmas:
+                for m in pattern.regex.finditer(text):
                     if m.end() == m.start():
                         continue
                     if any(qs <= m.start() < qe for qs, qe in quoted):
                         continue
                     found.append(Match(m.start(), m.end(), folded.source(m.start(), m.end())))
-        if self._lemma_words and name in self._lemma_lists:
-            view = self.lemmas(folded)
-            for pattern in self._lemma_candidates(view.text).get(name, ()):
+            elif view is not None:
                 for m in pattern.regex.finditer(view.text):
                     if m.end() == m.start():
                         continue
@@ -264,10 +317,6 @@ class Lexicon:
                 continue
             merged.append(match)
         return merged
-
-    @cached_property
-    def _lemma_lists(self) -> frozenset[str]:
-        return frozenset(n for n, ps in self.lists.items() if any(p.lemmas for p in ps))
 
 
 def _wrap(pattern: str) -> str:

@@ -57,7 +57,8 @@ def lemma_table(language: str, words: frozenset[str]) -> dict[str, str]:
                     table.setdefault(word[:-2] + ending, word)
     for word in words:
         table[word] = word  # a lemma the lists name is its own lemma
-    return table
+    # Only the words that change are kept: most texts then need no rewrite.
+    return {form: lemma for form, lemma in table.items() if form != lemma}
 
 
 def lemma_view(folded: Folded, table: dict[str, str]) -> Folded:
@@ -66,6 +67,8 @@ def lemma_view(folded: Folded, table: dict[str, str]) -> Folded:
     The view's ``original`` is the folded text and its ``index`` points into
     it, so a match in the view maps back to folded coordinates.
     """
+    if table.keys().isdisjoint(_WORD.findall(folded.text)):
+        return Folded(folded.text, folded.text, tuple(range(len(folded.text))))
     return _replace_words(folded, table, Folded(folded.text, folded.text, ()), through=None)
 
 
