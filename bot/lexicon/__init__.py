@@ -130,6 +130,15 @@ def _required(items: list[Any]) -> set[str] | None:
         if op is _constants.LITERAL:
             run.append(chr(arg))
             continue
+        repeat = op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT) and arg[0] >= 1
+        body = list(arg[2]) if repeat else []
+        if repeat and len(body) == 1 and body[0][0] is _constants.LITERAL:
+            # "u+h+": the match holds the letter k times, touching what came
+            # before it and what comes after it.
+            letters = chr(body[0][1]) * arg[0]
+            consider({"".join(run) + letters})
+            run = list(letters)
+            continue
         consider({"".join(run)} if run else None)
         run = []
         if op is _constants.SUBPATTERN:
@@ -138,8 +147,8 @@ def _required(items: list[Any]) -> set[str] | None:
             branches = [_required(list(b)) for b in arg[1]]
             if all(branches):
                 consider(set().union(*branches))  # type: ignore[arg-type]
-        elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT) and arg[0] >= 1:
-            consider(_required(list(arg[2])))
+        elif repeat:
+            consider(_required(body))
     consider({"".join(run)} if run else None)
     return best
 
@@ -170,6 +179,7 @@ class _Screen:
                 for needle in pattern.needles or ():
                     needles[needle] = needles.get(needle, 0) | bit
             self.list_masks[name] = mask
+        self.everything = (1 << len(self.patterns)) - 1
         # One scan finds, at every position, the longest needle starting there
         # (the needles as a trie-shaped expression); the needles that are its
         # prefixes start there too, so each needle carries their bits as well.
@@ -246,6 +256,8 @@ class Lexicon:
         )
         self._views: dict[str, Folded] = {}
         self._prepared: dict[str, tuple[Folded | None, int]] = {}
+        #: Off only to measure the screen against running every pattern.
+        self.screening = True
 
     def forget(self) -> None:
         """Drop the screened texts and lemma views (benchmarks measure without them)."""
@@ -271,7 +283,9 @@ class Lexicon:
         """A text's lemma view and the patterns its screen lets through (kept)."""
         text = folded.text
         view = self.lemmas(folded) if self._lemma_words else None
-        if view is None or view.text == text:
+        if not self.screening:
+            picked = self._screen.everything
+        elif view is None or view.text == text:
             picked = self._candidates(text)
         else:  # "\0" never occurs in folded text: no needle spans the two
             picked = self._candidates(f"{text}\0{view.text}")
