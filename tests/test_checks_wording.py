@@ -394,6 +394,12 @@ def test_timelines_and_vague_times(language: str, turn: str, expected: str) -> N
         ("fr", "Oui, bien sûr, c'est toujours la faute du livreur."),
         ("fr", "Allez voir ailleurs si vous n'êtes pas content."),
         ("fr", "Vous devriez avoir honte."),
+        ("en", "Welcome to the club."),
+        ("en", "Nobody died, though."),
+        ("en", "Get a grip."),
+        ("fr", "Personne n'est mort, madame."),
+        ("fr", "Relativisez un peu."),
+        ("fr", "Il y a des gens qui ont de vrais problèmes."),
     ],
 )
 def test_minimising_and_sarcasm_are_final_harms(language: str, turn: str) -> None:
@@ -409,6 +415,8 @@ def test_minimising_and_sarcasm_are_final_harms(language: str, turn: str) -> Non
         ("en", "It could be worse for the battery to leave it charging; unplug it overnight."),
         ("fr", "Ça arrive demain, je vous le confirme."),
         ("fr", "Bien sûr, je vous rembourse tout de suite."),
+        ("en", "I know this made you want to cry, and I'm sorry."),
+        ("fr", "Je comprends que vous ayez envie de pleurer."),
     ],
 )
 def test_ordinary_wording_is_not_contempt(language: str, turn: str) -> None:
