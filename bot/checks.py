@@ -27,6 +27,10 @@ from bot.text import Folded, fold
 
 #: How far before a violation a "I won't tell you ..." or "they told you ..." may stand.
 _NEGATION_WINDOW = 60
+#: A denial covers its own clause only: a comma, colon, semicolon or dash
+#: after it starts a new one ("Don't call me an idiot, you're the one
+#: shouting like a lunatic" still says "lunatic").
+_CLAUSE_BREAK = re.compile(r"[,;:\u2013\u2014]| - ")
 #: How many sentences at the start of a first reply count as its opening.
 _OPENING_SENTENCES = 2
 #: The criteria the rules written below decide. Any other "check" or "both"
@@ -111,7 +115,7 @@ class _Turn:
 
     def __init__(self, lexicon: Lexicon, text: str) -> None:
         self.lexicon = lexicon
-        self.folded: Folded = fold(text)
+        self.folded: Folded = lexicon.respell(fold(text))
         self._cache: dict[str, list[Match]] = {}
 
     def find(self, name: str) -> list[Match]:
@@ -123,10 +127,11 @@ class _Turn:
         """Matches the trainee actually says: not quoted (``find`` already
         drops those) and not introduced by "I won't tell you" or "they told you".
 
-        A denial covers only what directly follows it: a contrast word in
-        between ("I'm not saying this to be rude, but you misunderstood")
-        ends its scope. With ``loose``, matches the loose view alone finds
-        (punctuation between the words of a phrase) count too.
+        A denial covers only what directly follows it in its own clause: a
+        contrast word ("I'm not saying this to be rude, but you misunderstood")
+        or a clause break in between ends its scope. With ``loose``, matches
+        the loose view alone finds (punctuation between the words of a phrase)
+        count too.
         """
         kept = self._said_in(self.folded, name)
         if loose and (view := self.folded.loose()) is not self.folded:
@@ -137,12 +142,21 @@ class _Turn:
                     kept.append(m)
         return kept
 
+    def _in(self, folded: Folded, name: str) -> list[Match]:
+        """``find`` in either view, each list looked up once per view."""
+        if folded is self.folded:
+            return self.find(name)
+        key = f"loose:{name}"
+        if key not in self._cache:
+            self._cache[key] = self.lexicon.find(name, folded)
+        return self._cache[key]
+
     def _said_in(self, folded: Folded, name: str) -> list[Match]:
-        matches = self.lexicon.find(name, folded)
+        matches = self._in(folded, name)
         if not matches:
             return []
-        negations = self.lexicon.find("speech_negation", folded)
-        contrasts = self.lexicon.find("contrast", folded) if negations else []
+        negations = self._in(folded, "speech_negation")
+        contrasts = self._in(folded, "contrast") if negations else []
         kept = []
         for m in matches:
             sentence_start, _ = folded.sentence_bounds(m.start)
@@ -151,6 +165,7 @@ class _Turn:
                 window_start <= n.start
                 and n.end <= m.start + 1
                 and not any(n.end <= c.start and c.end <= m.start for c in contrasts)
+                and not _CLAUSE_BREAK.search(folded.text, n.end, m.start)
                 for n in negations
             )
             if not denied:
@@ -284,6 +299,9 @@ def run_checks(
             if narration
             else Finding("missed", _evidence(waits), True)
         )
+    elif live := _live_wait(t, narration):
+        # No hold word: the trainee says how long the wait is and why.
+        f["no_hold"] = Finding("met", _evidence(live), True)
     else:
         f["no_hold"] = Finding("na")
 
@@ -318,6 +336,16 @@ def run_checks(
     _rubric_rules(t, report)
     _judgement_hints(t, report, history, triggers)
     return report
+
+
+def _live_wait(t: _Turn, narration: list[Match]) -> list[Match]:
+    """A wait given with its length and what happens meanwhile, without a hold
+    ("I'm opening the calendar, it takes about ten seconds"; « le temps de
+    vérifier, ça prend deux minutes »): the customer is kept informed."""
+    if not (length := t.find("wait_length")):
+        return []
+    reasons = narration or t.find("hold_reason")
+    return reasons + length if reasons else []
 
 
 #: The phrase lists whose words earn credit: what keyword stuffing piles up.

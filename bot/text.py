@@ -34,6 +34,7 @@ _HYPHENS = "-\u2010\u2011\u2012\u2013\u2014\u2212"
 _LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"}
 #: Quotation pairs whose content is reported speech, not the trainee's own words.
 _QUOTE_PAIRS = {"«": "»", "“": "”", "„": "“", '"': '"'}
+_QUOTE_OPENERS = re.compile("[" + re.escape("".join(_QUOTE_PAIRS)) + "]")
 _SENTENCE_END = re.compile(r"[.!?;\n]+")
 #: A single-quoted span: the quote opens after a space or a bracket and closes
 #: before a space or punctuation, so the apostrophe of "that's" is neither.
@@ -90,16 +91,16 @@ class Folded:
     @cached_property
     def _quoted(self) -> tuple[tuple[int, int], ...]:
         spans: list[tuple[int, int]] = []
-        i, text = 0, self.text
-        while i < len(text):
-            closer = _QUOTE_PAIRS.get(text[i])
-            if closer is not None:
-                end = text.find(closer, i + 1)
-                if end != -1:
-                    spans.append((i, end + 1))
-                    i = end + 1
-                    continue
-            i += 1
+        text = self.text
+        i = 0
+        while (opener := _QUOTE_OPENERS.search(text, i)) is not None:
+            i = opener.start()
+            end = text.find(_QUOTE_PAIRS[opener.group()], i + 1)
+            if end == -1:
+                i += 1
+                continue
+            spans.append((i, end + 1))
+            i = end + 1
         for m in _SINGLE_QUOTED.finditer(text):
             if not any(s <= m.start() < e for s, e in spans):
                 spans.append((m.start(), m.end()))
@@ -152,8 +153,10 @@ class Folded:
         return self._loose if _BETWEEN_WORDS.search(self.text) else self
 
 
+@cache
 def _pieces(ch: str) -> str:
-    """What one original character becomes in the folded text."""
+    """What one original character becomes in the folded text (memoised: a
+    text is folded with one dictionary look-up per character)."""
     if ch in _LIGATURES:
         return _LIGATURES[ch]
     if ch in _APOSTROPHES:
@@ -182,10 +185,18 @@ def _pieces(ch: str) -> str:
 @lru_cache(maxsize=4096)
 def fold(original: str) -> Folded:
     """The folded text of ``original`` (cached: earlier turns are folded once)."""
-    chars: list[str] = []
-    index: list[int] = []
-    for i, ch in enumerate(original):
-        for piece in _pieces(ch):
+    pieces = list(map(_pieces, original))
+    joined = "".join(pieces)
+    if len(joined) == len(original) and not _NEEDS_COLLAPSE.search(joined):
+        # Every character became one character and no spaces collapse (most
+        # turns): the folded text lines up with the original as it is.
+        chars, index = list(joined), list(range(len(original)))
+        _join_spelled_letters(original, chars, index)
+        return Folded(original, "".join(chars), tuple(index))
+    chars = []
+    index = []
+    for i, folded in enumerate(pieces):
+        for piece in folded:
             if piece == " " and (not chars or chars[-1] in " \n"):
                 continue  # collapse runs of spaces
             if piece == "\n" and chars and chars[-1] == " ":
@@ -197,6 +208,8 @@ def fold(original: str) -> Folded:
     return Folded(original, "".join(chars), tuple(index))
 
 
+#: Where the slow path of :func:`fold` must collapse spaces.
+_NEEDS_COLLAPSE = re.compile(r"^ |  | \n|\n ")
 _SPELLED = re.compile(r"(?<![^\s])\w(?: \w){3,}(?![^\s])")
 
 

@@ -54,3 +54,45 @@ def test_patterns_match_whole_words_only() -> None:
     assert lexicon.find("filler", fold("summer")) == []
     # An elision ends a word: "j'" is a first-person marker before "ai".
     assert load_lexicon("fr").find("first_person", fold("J'ai vérifié."))[0].evidence == "J'"
+
+
+@pytest.mark.parametrize(
+    ("expression", "needles"),
+    [
+        (r"calm(?:ez)? down", (" down",)),  # the longest required run
+        (r"(?:i'm |i am )?so sorry", ("so sorry",)),
+        (r"(?:relax|chill out|take it easy)", ("chill out", "relax", "take it easy")),
+        (r"(?:ok )?(?:relax|no)", ("no", "relax")),
+        (r"(?:ok )?(?:relax|x)", None),  # a single letter is in every text
+        (r"x(?!yz)", None),  # nothing in a lookahead is required
+        (r"(?:foo)?bar", ("bar",)),
+    ],
+)
+def test_required_literals_are_what_every_match_contains(
+    expression: str, needles: tuple[str, ...] | None
+) -> None:
+    from bot.lexicon import required_literals
+
+    assert required_literals(expression) == needles
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_screened_lists_find_exactly_what_the_patterns_find(language: str) -> None:
+    # The screen only skips patterns that cannot match: every list finds what
+    # running each pattern would find, on every line of the team datasets.
+    import json
+    from pathlib import Path
+
+    lexicon = load_lexicon(language)
+    root = Path(__file__).resolve().parent.parent / "evals" / "datasets"
+    for line in (root / f"grader_{language}.jsonl").read_text(encoding="utf-8").splitlines():
+        folded = fold(json.loads(line)["turn"])
+        for name, patterns in lexicon.lists.items():
+            unscreened = [
+                (m.start(), m.end())
+                for p in patterns
+                for m in p.regex.finditer(folded.text)
+                if m.end() > m.start()
+            ]
+            found = lexicon.find(name, folded, include_quoted=True)
+            assert bool(found) == bool(unscreened), (name, folded.text)

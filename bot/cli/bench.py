@@ -50,7 +50,9 @@ def lines(figures: dict[str, Any]) -> list[str]:
     c, s, t = figures["checks"], figures["offline_turn"], figures["history_trim"]
     printed = [
         f"checks          {c['median_ms_per_turn']} ms/turn median over {c['turns']} "
-        f"labelled turns ({c['turns_per_second']} turns/s)",
+        f"labelled turns, cold: {c['turns_per_second']} turns/s of CPU on one core "
+        f"({c['turns_per_second_wall']} wall; every pattern on every text, no screen: "
+        f"{c['naive_turns_per_second']}, x{c['speedup_over_naive']})",
         f"offline turn    {s['median_ms_per_turn']} ms median, {s['p90_ms_per_turn']} ms "
         f"p90, over {s['turns']} turns (SQLite, checks, scripted customer)",
         f"history trim    {t['median_ms']} ms median: {t['messages']} messages to "
