@@ -27,6 +27,12 @@ _WORD = re.compile(r"[a-z0-9]+")
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
 
 
+#: The infinitive ending of regular verbs and their present-tense endings.
+_REGULAR_VERBS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "fr": ("er", ("e", "es", "ent", "ez", "ons"))
+}
+
+
 def _ascii(word: str) -> str:
     decomposed = unicodedata.normalize("NFKD", word.lower().translate(_LIGATURES))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -48,13 +54,13 @@ def lemma_table(language: str, words: frozenset[str]) -> dict[str, str]:
         folded_form = _ascii(form)
         if _WORD.fullmatch(folded_form):
             table.setdefault(folded_form, folded_lemma)
-    if language == "fr":
-        # Regular "-er" verbs whose present forms the dictionary files under a
-        # noun of the same spelling (« relève », « calme »): their endings.
-        for word in words:
-            if word.endswith("er") and len(word) > 4:
-                for ending in ("e", "es", "ent", "ez", "ons"):
-                    table.setdefault(word[:-2] + ending, word)
+    # Regular verbs whose present forms the dictionary files under a noun of
+    # the same spelling (« relève », « calme »): their endings, per language.
+    suffix, endings = _REGULAR_VERBS.get(language, ("", ()))
+    for word in words if suffix else ():
+        if word.endswith(suffix) and len(word) > 4:
+            for ending in endings:
+                table.setdefault(word[: -len(suffix)] + ending, word)
     for word in words:
         table[word] = word  # a lemma the lists name is its own lemma
     # Only the words that change are kept: most texts then need no rewrite.
