@@ -106,7 +106,7 @@ def parse_cases(text: str, source: str, catalog: PersonaCatalog | None) -> list[
     cases: list[Case] = []
     if stripped[0] in "[{":
         try:
-            whole = json.loads(stripped)
+            whole = _loads(stripped, source)
         except json.JSONDecodeError:
             whole = None  # maybe JSON Lines; parsed line by line below
         else:
@@ -119,7 +119,7 @@ def parse_cases(text: str, source: str, catalog: PersonaCatalog | None) -> list[
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            data = _loads(line, f"{source}:{number}")
         except json.JSONDecodeError as exc:
             raise CaseError(
                 f"{source}:{number}: not JSON ({exc.msg} at column {exc.colno}); "
@@ -127,6 +127,18 @@ def parse_cases(text: str, source: str, catalog: PersonaCatalog | None) -> list[
             ) from None
         cases.append(parse_case(data, f"{source}:{number}", catalog))
     return _numbered(cases, source)
+
+
+def _loads(text: str, where: str) -> Any:
+    """``json.loads``, with nesting past what a case can hold as one line
+    (Python's parser recurses, so 100,000 brackets would be a RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise CaseError(
+            f"{where}: the JSON is nested too deep to be a case; a case is one object "
+            "with 'turn' and 'language'"
+        ) from None
 
 
 def _numbered(cases: list[Case], source: str) -> list[Case]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from bot.errors import CoachError
@@ -35,6 +36,23 @@ def read_text(
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise error(f"{path}: cannot read the {what}: {reason}") from None
+
+
+def read_stdin(
+    error: type[CoachError], what: str = "input", *, max_bytes: int = MAX_FILE_BYTES
+) -> str:
+    """Standard input's text (UTF-8) under the same size limit as a file: read
+    as bytes so invalid UTF-8 is ``error`` in one line, not a traceback later
+    when the text is printed or stored."""
+    data = sys.stdin.buffer.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise error(f"stdin: over {_kib(max_bytes)} of {what}, the limit for one input; split it")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"stdin: not UTF-8 text (byte {exc.start + 1}); save the {what} as UTF-8"
+        ) from None
 
 
 def _kib(size: int) -> str:

@@ -112,6 +112,43 @@ def test_grade_bad_input_gets_one_line(stdin: str, pattern: str) -> None:
     assert pattern in one_line_error(coach("grade", "--checks-only", "-", stdin=stdin))
 
 
+def coach_bytes(*args: str, stdin: bytes) -> subprocess.CompletedProcess[str]:
+    """``coach`` fed raw bytes (invalid UTF-8 cannot be written as ``str``)."""
+    result = subprocess.run(["coach", *args], input=stdin, capture_output=True, timeout=120)
+    return subprocess.CompletedProcess(
+        result.args, result.returncode, result.stdout.decode(), result.stderr.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "pattern"),
+    [
+        (["grade", "--checks-only", "-"], b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+        (["grade", "--checks-only", "-"], b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "too deep"),
+        (
+            ["grade", "--checks-only", "-"],
+            b'{"language": "en", "turn": "' + b"a" * 2_000_000 + b'"}',
+            "longer than 4000 characters",
+        ),
+        (
+            ["grade", "--checks-only", "-"],
+            b'{"language": "en", "turn": "\xff"}',
+            "not UTF-8 text (byte 29)",
+        ),
+        (
+            ["chat", "--persona", "fr-deuil-chien", "--script", "-"],
+            b"Bonjour \xe9\xff\n",
+            "not UTF-8",
+        ),
+        (["grade", "--checks-only", "-"], b" " * (20 * 1024 * 1024 + 1), "over 20.0 MiB"),
+    ],
+    ids=["deep-array", "deep-object", "2mb-turn", "grade-utf8", "script-utf8", "over-limit"],
+)
+def test_hostile_stdin_gets_one_line(args: list[str], stdin: bytes, pattern: str) -> None:
+    """The limits a file has hold on stdin too: no traceback, no minutes of work."""
+    assert pattern in one_line_error(coach_bytes(*args, stdin=stdin))
+
+
 def test_grade_missing_file() -> None:
     assert "no such file" in one_line_error(coach("grade", "/nonexistent/cases.jsonl"))
 

@@ -57,10 +57,12 @@ def chat(
 
 def read_script(script: str) -> list[str]:
     """The trainee's lines from a file or stdin ('-'): blank lines and # comments skipped."""
-    from bot.files import read_text
+    from bot.files import read_stdin, read_text
 
-    from_stdin = script == "-"
-    text = sys.stdin.read() if from_stdin else read_text(Path(script), CoachError, "script file")
+    if script == "-":
+        text = read_stdin(CoachError, "script")
+    else:
+        text = read_text(Path(script), CoachError, "script file")
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line and not line.startswith("#")]
     if not lines:

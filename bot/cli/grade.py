@@ -36,7 +36,10 @@ def grade(
     settings = get_settings()
     catalog = cached_catalog(settings.personas_dir)
     if source in (None, "-"):
-        cases = parse_cases(sys.stdin.read(), "stdin", catalog)
+        from bot.errors import CaseError
+        from bot.files import read_stdin
+
+        cases = parse_cases(read_stdin(CaseError, "cases"), "stdin", catalog)
     else:
         cases = load_cases(Path(source), catalog)
     # The grader alone, not the whole runtime: grading needs no database, no
