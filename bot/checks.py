@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from bot.conversation import Message, last_customer_message, trainee_messages
 from bot.lexicon import Lexicon, Match, load_lexicon
+from bot.lexicon.lemmas import lemma_table, lemma_view
+from bot.lexicon.phrases import Phrase, parse_phrase
 from bot.rubric import CRITERIA, CRITERION_IDS, CriterionResult, Language, Verdict
 from bot.text import Folded, fold
 
@@ -31,6 +33,8 @@ _NEGATION_WINDOW = 60
 #: after it starts a new one ("Don't call me an idiot, you're the one
 #: shouting like a lunatic" still says "lunatic").
 _CLAUSE_BREAK = re.compile(r"[,;:\u2013\u2014]| - ")
+#: How far before a persona's phrase a denial (« ne ... pas », "can't") may stand.
+_DENIAL_WINDOW = 30
 #: How many sentences at the start of a first reply count as its opening.
 _OPENING_SENTENCES = 2
 #: The criteria the rules written below decide. Any other "check" or "both"
@@ -192,6 +196,54 @@ class _Turn:
                     found.append(Match(m.start(), m.end(), view.source(m.start(), m.end())))
         return found
 
+    def persona_phrases(self, lines: Sequence[str]) -> dict[str, str]:
+        """Which of a persona's phrase lines (``bot/lexicon/phrases.py``) the
+        trainee says, each with its words as typed: not quoted, and not denied
+        earlier in its clause or inside it (« je ne peux pas annuler la
+        commande », "the order is not cancelled")."""
+        phrases = [p for p in map(parse_phrase, lines) if p is not None]
+        lemma_words = frozenset(w for p in phrases if p.lemmas for w in p.words)
+        lemmas = (
+            lemma_view(self.folded, lemma_table(self.lexicon.language, lemma_words))
+            if lemma_words
+            else None
+        )
+        said: dict[str, str] = {}
+        for phrase in phrases:
+            span = self._phrase_span(phrase, lemmas if phrase.lemmas else None)
+            if span is not None:
+                said[phrase.line] = self.folded.source(*span)
+        return said
+
+    def _phrase_span(self, phrase: Phrase, lemmas: Folded | None) -> tuple[int, int] | None:
+        """The first place ``phrase`` is said, in folded coordinates."""
+        text = lemmas.text if lemmas is not None else self.folded.text
+        quoted = self.folded.quoted_spans()
+        for m in phrase.regex.finditer(text):
+            start, end = m.span()
+            if lemmas is not None:
+                start, end = lemmas.index[start], lemmas.index[end - 1] + 1
+            if any(a <= start < b for a, b in quoted) or self._denied(start, end):
+                continue
+            return start, end
+        return None
+
+    def _denied(self, start: int, end: int) -> bool:
+        """A denial stands inside the span, or just before it in its clause."""
+        sentence_start, _ = self.folded.sentence_bounds(start)
+        window = max(sentence_start, start - _DENIAL_WINDOW)
+        for n in self.find("negation"):
+            if n.start >= end or n.start < window:
+                continue
+            if n.start >= start:
+                return True
+            between = self.folded.text[n.end : start]
+            if not _CLAUSE_BREAK.search(between) and not any(
+                n.end <= c.start and c.end <= start for c in self.find("contrast")
+            ):
+                return True
+        return False
+
     def without(self, name: str, exclusions: str) -> list[Match]:
         """Matches of ``name`` not overlapping a match of ``exclusions``."""
         excluded = self.find(exclusions)
@@ -336,6 +388,12 @@ def run_checks(
     _rubric_rules(t, report)
     _judgement_hints(t, report, history, triggers)
     return report
+
+
+def said_persona_phrases(text: str, language: Language, lines: Sequence[str]) -> dict[str, str]:
+    """Which of a persona's phrase lines (its goal evidence) ``text`` says,
+    each with the words that show it, as typed."""
+    return _Turn(load_lexicon(language), text).persona_phrases(lines)
 
 
 def _live_wait(t: _Turn, narration: list[Match]) -> list[Match]:

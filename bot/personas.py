@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.errors import PersonaError
 from bot.files import read_text
+from bot.goals import Goal, duplicate_ids
 from bot.mood import MOOD_MAX, MOOD_MIN, MoodBand
 from bot.rubric import Language, Priority
 
@@ -117,6 +118,11 @@ class Persona(_Strict):
     )
     facts: list[Fact] = Field(default_factory=list)
     wants: str = Field(min_length=1, description="What would satisfy them.")
+    goals: list[Goal] = Field(
+        description="What must happen for them to leave satisfied, as checkable conditions: "
+        "the session ends calm only when every goal is met.",
+        json_schema_extra={"minItems": 1},
+    )
     priority: Priority = Field(
         default="both",
         description="What a good agent handles first: the facts (an outage), the emotion "
@@ -147,6 +153,15 @@ class Persona(_Strict):
         if duplicates:
             raise ValueError(f"duplicate fact ids: {', '.join(duplicates)}")
         return facts
+
+    @field_validator("goals")
+    @classmethod
+    def _unique_goal_ids(cls, goals: list[Goal]) -> list[Goal]:
+        if not goals:
+            raise ValueError("no goals: list what must happen for this customer to leave satisfied")
+        if duplicates := duplicate_ids(goals):
+            raise ValueError(f"duplicate goal ids: {', '.join(duplicates)}; give each its own")
+        return goals
 
     @property
     def hidden_facts(self) -> list[Fact]:

@@ -54,6 +54,7 @@ CODE_LISTS: tuple[str, ...] = (
     "request",
     "contempt",
     "contrast",
+    "negation",
 )
 #: The lists criteria name in ``bot/rubric.yaml`` (``check: missed_when/met_when``).
 RUBRIC_LISTS: tuple[str, ...] = tuple(

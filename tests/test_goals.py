@@ -1,0 +1,182 @@
+"""Scenario goals: the persona data, how `coach personas validate` reports them,
+and which trainee turns meet them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.errors import PersonaError
+from bot.goals import met_in_turn, progress
+from bot.lexicon.phrases import parse_phrase
+from bot.personas import Persona, load_catalog, load_persona_file
+from tests.test_mood import grade
+
+PERSONAS = Path(__file__).resolve().parent.parent / "personas"
+EXAMPLE = PERSONAS / "fr-deuil-chien.yaml"
+#: The first goal of the example persona, as its file writes it.
+FIRST_GOAL = "  - id: order_cancelled\n    label: La commande est annulée avant son départ\n"
+
+
+def persona(pid: str) -> Persona:
+    return load_catalog(PERSONAS).personas[pid]
+
+
+def test_every_shipped_persona_has_goals_a_customer_can_remind_of() -> None:
+    for p in load_catalog(PERSONAS).personas.values():
+        assert p.goals, p.id
+        for goal in p.goals:
+            assert goal.label and goal.evidence, (p.id, goal.id)
+            assert len(goal.reminders) >= 2, (p.id, goal.id)
+            assert all(parse_phrase(line) for line in goal.evidence), (p.id, goal.id)
+
+
+def edited(tmp_path: Path, old: str, new: str) -> Path:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / EXAMPLE.name
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(i for i, t in enumerate(path.read_text().splitlines(), 1) if needle in t)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            FIRST_GOAL,
+            FIRST_GOAL + "    evidense: [annuler]\n",
+            r"goals\.0\.evidense: unknown field",
+        ),
+        (
+            "    needs: [concrete_timeline]\n",
+            "    needs: [a_date]\n",
+            r"goals\.1\.needs: unknown criterion 'a_date'; use rubric ids",
+        ),
+        (
+            "  - id: refund_dated\n",
+            "  - id: order_cancelled\n",
+            r"goals: duplicate goal ids: order_cancelled; give each its own",
+        ),
+    ],
+)
+def test_validation_names_file_line_and_what_to_fix(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    path = edited(tmp_path, old, new)
+    with pytest.raises(PersonaError, match=rf"^{path.name}:\d+: {message}") as exc:
+        load_persona_file(path)
+    assert "\n" not in str(exc.value)
+
+
+def test_empty_evidence_and_wordless_lines_are_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    start = text.index("    evidence:\n", text.index(FIRST_GOAL))
+    end = text.index("    reminders:", start)
+    empty = tmp_path / "empty" / EXAMPLE.name
+    empty.parent.mkdir()
+    empty.write_text(text[:start] + "    evidence: []\n" + text[end:], encoding="utf-8")
+    with pytest.raises(PersonaError, match=r":\d+: goals\.0\.evidence: evidence is empty: list"):
+        load_persona_file(empty)
+    wordless = edited(tmp_path, "      - ~ annuler colis\n", "      - '~ ...'\n")
+    line = line_of(wordless, "'~ ...'")
+    with pytest.raises(
+        PersonaError, match=rf":{line - 1}: goals\.0\.evidence: evidence line 2 \('~ \.\.\.'\)"
+    ):
+        load_persona_file(wordless)
+
+
+def test_a_persona_without_goals_is_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    start, end = text.index("goals:\n"), text.index("priority:")
+    path = tmp_path / EXAMPLE.name
+    path.write_text(text[:start] + "goals: []\n" + text[end:], encoding="utf-8")
+    with pytest.raises(PersonaError, match=r"goals: no goals: list what must happen"):
+        load_persona_file(path)
+
+
+def test_validate_prints_one_line_per_broken_goal(tmp_path: Path) -> None:
+    path = edited(tmp_path, "    needs: [concrete_timeline]\n", "    needs: [soon]\n")
+    run = subprocess.run(
+        ["coach", "personas", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert "fr-deuil-chien.yaml" in run.stderr and "unknown criterion 'soon'" in run.stderr
+
+
+# --- which turns meet which goals ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "met"),
+    [
+        # Every inflection of a "~" line, and a word or two between its words.
+        ("C'est fait : j'ai annulé votre commande.", {"order_cancelled"}),
+        ("Votre commande est annulée, elle ne partira pas.", {"order_cancelled"}),
+        ("Pas de souci, j'annule la commande tout de suite.", {"order_cancelled"}),
+        ("Je bloque l'envoi de votre colis maintenant.", {"order_cancelled"}),
+        # Denied in its clause: not met; a denial in another clause does not count.
+        ("Je ne peux pas annuler la commande.", set()),
+        ("Je n'ai pas encore annulé la commande.", set()),
+        ("Ne vous inquiétez pas, j'annule la commande.", {"order_cancelled"}),
+        # Quoted speech is not what the trainee does.
+        ("Vous m'avez dit « annulez la commande », c'est ça ?", set()),
+        # A refund needs its date: the turn's grade must meet concrete_timeline.
+        ("Je vous rembourse sur votre carte.", set()),
+        ("Quel est votre numéro de commande ?", set()),
+    ],
+)
+def test_goal_evidence_in_french(text: str, met: set[str]) -> None:
+    p = persona("fr-deuil-chien")
+    assert set(met_in_turn(p.goals, "fr", text, grade())) == met
+
+
+def test_a_goal_that_needs_a_criterion_is_met_only_with_it() -> None:
+    p = persona("fr-deuil-chien")
+    text = "Vous serez remboursée sur votre carte sous 3 jours ouvrés."
+    assert met_in_turn(p.goals, "fr", text, grade()) == {}
+    assert met_in_turn(p.goals, "fr", text, None) == {}  # an ungraded turn proves no date
+    assert met_in_turn(p.goals, "fr", text, grade(concrete_timeline="met")) == {
+        "refund_dated": "remboursée"
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "met"),
+    [
+        ("I'm checking with the depot right now.", {"depot_checked"}),
+        ("I have contacted the courier and they found it.", {"depot_checked"}),
+        # Passing the ball is not checking.
+        ("You'll need to contact the courier yourself.", set()),
+        ("I can't redirect it, I'm afraid.", set()),
+        ("I'll redirect it to your sister's for Saturday morning.", {"plan_before_friday"}),
+    ],
+)
+def test_goal_evidence_in_english(text: str, met: set[str]) -> None:
+    p = persona("en-late-parcel")
+    assert set(met_in_turn(p.goals, "en", text, grade(concrete_timeline="met"))) == met
+
+
+def test_progress_keeps_the_first_turn_that_met_each_goal() -> None:
+    p = persona("fr-deuil-chien")
+    dated = grade(concrete_timeline="met")
+    turns = [
+        ("Je suis tellement désolée pour Filou.", grade(), 6),
+        ("J'annule la commande tout de suite.", grade(), 4),
+        ("La commande est annulée, et remboursée sous 3 jours.", dated, 2),
+    ]
+    results = {r.id: r for r in progress(p.goals, "fr", turns)}
+    assert results["order_cancelled"].met and results["order_cancelled"].turn == 2
+    assert results["order_cancelled"].evidence == "annule la commande"
+    assert results["refund_dated"].turn == 3 and results["refund_dated"].label.startswith("Le")
+    assert not progress(p.goals, "fr", turns[:1])[0].met
