@@ -22,7 +22,7 @@ from bot.mood import MoodBand, MoodEnd, mood_band
 from bot.personas import Fact, Persona
 from bot.rubric import CRITERIA, LANGUAGE_NAMES, Grade
 from bot.text import fold
-from bot.tokens import trim_history
+from bot.tokens import trim_in_blocks
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -144,7 +144,7 @@ class LLMCustomer:
         return self.persona.opening.strip()
 
     async def reply(self, turn: CustomerTurn) -> AsyncIterator[str]:
-        kept, dropped = trim_history(turn.history, self.history_budget)
+        kept, dropped = trim_in_blocks(turn.history, self.history_budget)
         system = prompts.render(
             "customer",
             persona=self.persona,
