@@ -36,6 +36,10 @@ class BackendError(CoachError):
     """A model backend failed (unreachable server, bad key, timeout)."""
 
 
+class IncompleteReply(BackendError):
+    """A streamed reply ended without the server's end marker (a cut stream)."""
+
+
 class StorageError(CoachError):
     """The database could not be reached or written."""
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from bot import prompts
-from bot.backends import GraderModels, describe_error
+from bot.backends import GraderModels, describe_error, plain_error
 from bot.checks import CheckReport, attack_spans, run_checks
 from bot.conversation import Message
 from bot.errors import RecordingMissing
@@ -204,16 +204,8 @@ class Grader:
         except RecordingMissing:
             raise  # an eval replay gap is the evaluator's to fix, not an ungraded turn
         except Exception as exc:  # every failure becomes "ungraded", never a crash
-            reason = (
-                t(
-                    "feedback.deadline",
-                    language,
-                    seconds=f"{self.settings.grade_deadline_seconds:g}",
-                )
-                if isinstance(exc, TimeoutError)
-                else describe_error(exc)
-            )
-            log.warning("grader failed, turn left ungraded: %s", reason)
+            reason = plain_error(exc, language, deadline=self.settings.grade_deadline_seconds)
+            log.warning("grader failed, turn left ungraded: %s", describe_error(exc))
             return self._checks_grade(
                 report, mode="ungraded", note=t("feedback.ungraded_note", language, reason=reason)
             )

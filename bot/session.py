@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from bot import mood
-from bot.backends import describe_error
+from bot.backends import describe_error, plain_error
 from bot.checks import run_checks
 from bot.conversation import MAX_MESSAGE_CHARS, Message
 from bot.debrief import Debrief, EndReason, build_debrief
@@ -236,16 +236,8 @@ class SessionEngine:
         except RecordingMissing:
             raise
         except Exception as exc:
-            reason = (
-                t(
-                    "feedback.deadline",
-                    self.persona.language,
-                    seconds=f"{self.reply_deadline or 0:g}",
-                )
-                if isinstance(exc, TimeoutError)
-                else describe_error(exc)
-            )
-            log.warning("customer reply failed: %s", reason)
+            reason = plain_error(exc, self.persona.language, deadline=self.reply_deadline or 0)
+            log.warning("customer reply failed: %s", describe_error(exc))
             partial = "".join(parts).strip()
             if partial:
                 await self.store.add_message(self.session_id, "customer", partial, "partial")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot import guard, mood, prompts
 from bot.checks import CheckReport
 from bot.conversation import Message
+from bot.errors import IncompleteReply
 from bot.lexicon import load_lexicon
 from bot.mood import MoodBand, MoodEnd, mood_band
 from bot.personas import Fact, Persona
@@ -166,10 +167,24 @@ class LLMCustomer:
             if isinstance(result.content, str) and result.content:
                 yield result.content
             return
-        async for chunk in self.model.astream(messages):
-            text = chunk.content if isinstance(chunk.content, str) else ""
-            if text:
-                yield text
+        provider, finished, said = None, False, False
+        try:
+            async for chunk in self.model.astream(messages):
+                meta = chunk.response_metadata or {}
+                provider = provider or meta.get("model_provider")
+                finished = finished or bool(meta.get("finish_reason"))
+                text = chunk.content if isinstance(chunk.content, str) else ""
+                if text:
+                    said = True
+                    yield text
+        except Exception as exc:
+            if said:  # the connection broke mid-reply: what came is only part of it
+                raise IncompleteReply(f"the stream broke: {type(exc).__name__}") from exc
+            raise
+        if provider and not finished:
+            # A real server ends a stream with a finish reason; without one the
+            # connection was cut and what came is only part of the reply.
+            raise IncompleteReply("the stream ended without a finish reason")
 
 
 @dataclass

@@ -115,7 +115,9 @@ async def test_invalid_answers_are_retried_then_ungraded(settings: Settings) -> 
     assert len(fake.calls) == 3
     assert grade.mode == "ungraded"
     assert grade.score is None
-    assert "no valid grade" in (grade.note or "")
+    # Plain words for the trainee; the validation detail is only in the log.
+    assert "could not be read" in (grade.note or "")
+    assert "validation" not in (grade.note or "").lower()
     # The checks' findings are real and still shown.
     assert grade.criteria["no_blocking_phrase"].verdict == "missed"
     assert grade.criteria["no_filler"].verdict == "missed"
@@ -137,7 +139,8 @@ async def test_a_server_failure_is_ungraded_not_a_crash(settings: Settings) -> N
         "Je suis désolée.", "fr", [Message(role="customer", content="Non !")]
     )
     assert grade.mode == "ungraded"
-    assert "ne peut pas" in (grade.note or "") or "cannot be reached" in (grade.note or "")
+    assert "injoignable" in (grade.note or "")
+    assert "OPENAI_BASE_URL" not in (grade.note or "")  # set-up detail is for the log
 
 
 async def test_trainee_text_is_delimited_data(settings: Settings) -> None:
@@ -218,5 +221,5 @@ async def test_a_grade_past_its_deadline_is_ungraded(settings: Settings) -> None
     grader = Grader(quick, GraderModels(bind=lambda schema: RunnableLambda(stall), bounded=True))
     grade = await asyncio.wait_for(grader.grade("I'm sorry, let me check.", "en", HISTORY_EN), 10)
     assert grade.mode == "ungraded" and grade.score is None
-    assert "no answer within 0.2 s" in (grade.note or "")
+    assert "within 0.2 s" in (grade.note or "")
     assert grade.criteria["apologize"].verdict == "met"  # the checks' findings still show

@@ -104,6 +104,19 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+async def fresh_database(server: str) -> str:
+    """The URL of a new, empty database on the test server at ``server``."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"t_{uuid.uuid4().hex}"
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture
 def pg_settings(settings: Settings, postgres_url: str) -> Settings:
     return settings.model_copy(update={"database_url": postgres_url})

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, IncompleteReply
+from bot.i18n import Language, t
 from bot.settings import Settings, StructuredMethod
 
 if TYPE_CHECKING:
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
     from bot.simulator import Customer
 
 BackendKind = Literal["openai", "compatible", "offline"]
+
+#: What went wrong with a model call, in the terms a trainee is told (the
+#: ``feedback.model_<kind>`` strings); the technical detail goes to the log.
+ErrorKind = Literal["unreachable", "refused", "busy", "server", "unreadable", "deadline", "cut"]
 
 OFFLINE_HELP = (
     "Offline mode: a scripted customer and a checks-only grader. To use a model, set "
@@ -127,11 +132,39 @@ def resolve_backend(
     return OpenAICompatibleBackend(settings, kind, cache=cache)
 
 
+def _from_openai(exc: BaseException) -> bool:
+    """An OpenAI SDK error, or LangChain's wrapping of one (``OpenAIAPIError``…)."""
+    return any(k.__module__.split(".")[0] == "openai" for k in type(exc).__mro__)
+
+
 def describe_error(exc: BaseException) -> str:
     """One line for a model failure, with what to do about it."""
-    if type(exc).__module__.split(".")[0] == "openai":
+    if _from_openai(exc):
         from bot.backends.openai_compat import describe_openai_error
 
         return describe_openai_error(exc)
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return f"{type(exc).__name__}: {text[:200]}"
+
+
+def error_kind(exc: BaseException) -> ErrorKind:
+    """Which of the plain kinds of model failure ``exc`` is."""
+    if isinstance(exc, TimeoutError):
+        return "deadline"
+    if isinstance(exc, IncompleteReply):
+        return "cut"
+    if _from_openai(exc):
+        from bot.backends.openai_compat import openai_error_kind
+
+        return openai_error_kind(exc)
+    if isinstance(exc, ConnectionError | OSError):
+        return "unreachable"
+    return "unreadable"
+
+
+def plain_error(exc: BaseException, language: Language, *, deadline: float) -> str:
+    """What a trainee is told about a model failure: plain words, no exception names."""
+    kind = error_kind(exc)
+    if kind == "deadline":
+        return t("feedback.model_deadline", language, seconds=f"{deadline:g}")
+    return t(f"feedback.model_{kind}", language)

@@ -18,7 +18,13 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.runnables import RunnableLambda
 from pydantic import BaseModel, ValidationError
 
-from bot.backends import OFFLINE_HELP, GraderModels, backend_kind, structured_method
+from bot.backends import (
+    OFFLINE_HELP,
+    ErrorKind,
+    GraderModels,
+    backend_kind,
+    structured_method,
+)
 from bot.errors import BackendError, ConfigError
 from bot.settings import Settings, StructuredMethod
 
@@ -146,6 +152,21 @@ def _require_result(value: Any) -> Any:
     if value is None:
         raise NoStructuredOutput("the model returned no structured output")
     return value
+
+
+def openai_error_kind(exc: BaseException) -> ErrorKind:
+    """The plain kind of an OpenAI SDK failure (timeouts are connection errors there)."""
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):
+        return "unreachable"
+    if isinstance(exc, openai.RateLimitError):
+        return "busy"
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code in (503, 529):
+            return "busy"
+        return "server" if exc.status_code >= 500 else "refused"
+    return "unreadable"
 
 
 def describe_openai_error(exc: BaseException) -> str:

@@ -8,14 +8,12 @@ the end of the run (the CI log), and one run's are quoted in the README.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.test_postgres import fresh_database
 from tests.test_postgres import postgres_url as postgres_url
 
 #: (test, figures) in the order they were reported.
@@ -42,10 +40,4 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'coach.db'}"
         return
-    server = request.getfixturevalue("postgres_url")
-    name = f"t_{uuid.uuid4().hex}"
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    yield server.rsplit("/", 1)[0] + f"/{name}"
+    yield await fresh_database(request.getfixturevalue("postgres_url"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,13 @@ from typing import Any, TypeVar
 import pytest
 from chainlit.context import init_http_context
 from chainlit.user import PersistedUser, User
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import event
 
 from bot.settings import Settings
 from bot.storage import Store
 from bot.web.data_layer import CoachDataLayer
 from bot.web.element_store import ElementStore
+from tests.test_postgres import fresh_database
 from tests.test_postgres import postgres_url as postgres_url
 
 T = TypeVar("T")
@@ -85,13 +84,7 @@ async def world(
     request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
 ) -> AsyncIterator[World]:
     if request.param == "postgres":
-        server = request.getfixturevalue("postgres_url")
-        name = f"t_{uuid.uuid4().hex}"
-        admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        await admin.dispose()
-        url = server.rsplit("/", 1)[0] + f"/{name}"
+        url = await fresh_database(request.getfixturevalue("postgres_url"))
     else:
         url = settings.resolved_database_url
     store = Store(url)
