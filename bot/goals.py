@@ -14,7 +14,7 @@ always agree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -135,3 +135,8 @@ def progress(goals: Sequence[Goal], language: Language, turns: Sequence[Turn]) -
 def reached(goals: Sequence[Goal], language: Language, turns: Sequence[Turn]) -> frozenset[str]:
     """The ids of the goals the turns met."""
     return frozenset(r.id for r in progress(goals, language, turns) if r.met)
+
+
+def open_goals(goals: Sequence[Goal], met: Collection[str]) -> list[Goal]:
+    """The goals not met yet, in the persona's order (the first is the one to remind of)."""
+    return [g for g in goals if g.id not in met]

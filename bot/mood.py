@@ -8,7 +8,7 @@ holds the rules that combine them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Literal
 
 from bot.i18n import t
@@ -97,22 +97,12 @@ def reason(grade: Grade, delta: int, language: Language) -> str:
     return t("feedback.mood_same", language)
 
 
-def resolution_offered(grades: Sequence[Grade]) -> bool:
-    """Satisfied means calm *and* given a way forward at some point: a solution
-    or a concrete time for one."""
-    return any(
-        g.verdict("propose_solution") == "met" or g.verdict("concrete_timeline") == "met"
-        for g in grades
-    )
-
-
-def end_by_mood(
-    mood: int, *, calm_at: int, walkout_at: int, grades: Sequence[Grade]
-) -> MoodEnd | None:
+def end_by_mood(mood: int, *, calm_at: int, walkout_at: int, goals_met: bool) -> MoodEnd | None:
     """Whether the mood ends the session: past the walk-out limit, or calm with
-    a way forward offered."""
+    every scenario goal met (``bot/goals.py``). A calm customer whose goal is
+    still open stays and says so."""
     if mood >= walkout_at:
         return "walkout"
-    if mood <= calm_at and resolution_offered(grades):
+    if mood <= calm_at and goals_met:
         return "calm"
     return None

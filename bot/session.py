@@ -22,7 +22,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from bot import mood
+from bot import goals, mood
 from bot.backends import describe_error, plain_error
 from bot.checks import run_checks
 from bot.conversation import MAX_MESSAGE_CHARS, Message
@@ -97,6 +97,11 @@ class SessionEngine:
     def mood_trajectory(self) -> list[int]:
         """The mood at the start and after every turn."""
         return [self.persona.mood.start, *(mood_after for _, _, mood_after in self.turns)]
+
+    @property
+    def goals_reached(self) -> frozenset[str]:
+        """The persona's goals the trainee's turns have met so far."""
+        return goals.reached(self.persona.goals, self.persona.language, self.turns)
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -208,6 +213,7 @@ class SessionEngine:
             mood=mood_before,
             report=report,
             grade=grading,
+            goals_met=self.goals_reached,
         )
         try:
             async for event in self._customer_reply(number, turn):
@@ -314,7 +320,7 @@ class SessionEngine:
             self.mood,
             calm_at=self.persona.mood.calm_at,
             walkout_at=self.persona.mood.walkout_at,
-            grades=self.grades,
+            goals_met=not goals.open_goals(self.persona.goals, self.goals_reached),
         )
         if reason is not None:
             line = self.customer.closing_line(reason)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot import guard, mood, prompts
+from bot import goals, guard, mood, prompts
 from bot.checks import CheckReport
 from bot.conversation import Message
 from bot.errors import IncompleteReply
@@ -48,6 +48,8 @@ class CustomerTurn:
     #: customer that waits for it reacts to this very turn (the offline one:
     #: its grade is instant); one that does not feels it from the next turn.
     grade: Awaitable[Grade] | None = None
+    #: The persona's goals met by earlier turns (``bot/goals.py``).
+    goals_met: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,8 @@ class ScriptedCustomer:
     fact's ``ask`` words), reacts to the grade (an inflamed line after a
     blocking phrase or blame, a soothed one after a turn that clearly helps),
     and otherwise speaks a line of its mood after the turn, never the same line
-    twice in a row.
+    twice in a row. Calm enough to leave while a goal is still open, it says
+    what it still needs (the goal's reminders) instead.
     """
 
     persona: Persona
@@ -229,8 +232,15 @@ class ScriptedCustomer:
                     asked.append(fact)
         return asked
 
-    def compose(self, trainee_text: str, mood_now: int, grade: Grade | None) -> str:
-        """The reply to ``trainee_text``, in mood ``mood_now`` (after this turn's grade)."""
+    def compose(
+        self,
+        trainee_text: str,
+        mood_now: int,
+        grade: Grade | None,
+        open_goals: Sequence[goals.Goal] = (),
+    ) -> str:
+        """The reply to ``trainee_text``, in mood ``mood_now`` (after this turn's
+        grade), with ``open_goals`` still unmet after it."""
         lines = self.persona.lines
         deescalation = grade.deescalation if grade else 0
         parts: list[str] = []
@@ -240,6 +250,10 @@ class ScriptedCustomer:
             parts.append(self._replies.pick("soothed", lines.soothed))
         answers = [fact.answer for fact in self.asked_facts(trainee_text)[:2]]
         parts.extend(answers)
+        if open_goals and mood_now <= self.persona.mood.calm_at and deescalation > -1:
+            # Calm, but not satisfied: they say what is still missing and stay.
+            goal = open_goals[0]
+            parts.append(self._replies.pick(f"goal:{goal.id}", goal.reminders))
         if not parts:
             band: MoodBand = mood_band(mood_now)
             parts.append(self._replies.pick(band, lines.for_band(band)))
@@ -249,7 +263,15 @@ class ScriptedCustomer:
         grade = await turn.grade if turn.grade is not None else None
         mood_now = mood.apply(turn.mood, grade.deescalation) if grade else turn.mood
         trainee_text = turn.history[-1].content if turn.history else ""
-        text = self.compose(trainee_text, mood_now, grade)
+        met = (
+            turn.goals_met
+            | goals.met_in_turn(
+                self.persona.goals, self.persona.language, trainee_text, grade
+            ).keys()
+        )
+        text = self.compose(
+            trainee_text, mood_now, grade, goals.open_goals(self.persona.goals, met)
+        )
         for word in re.findall(r"\S+\s*", text):
             if self.word_delay:
                 await asyncio.sleep(self.word_delay)

@@ -200,6 +200,8 @@ def test_checks_only_suite_passes_and_meets_the_bar() -> None:
             assert metrics[language]["criteria"][cid]["accuracy"] >= 0.95, (language, cid)
     personas = report["suites"]["personas-offline"]["metrics"]
     assert personas["mood_direction"] == 1.0 and personas["violations"] == 0
+    # The polite trainee who solves nothing never leaves a customer satisfied.
+    assert personas["satisfied_unsolved"] == 0 and personas["passed"] == personas["runs"]
     meta = report["metadata"]
     assert set(meta["prompts"]) >= {"customer", "grader_system", "grader_user"}
     assert set(meta["datasets"]) == {"grader_fr.jsonl", "grader_en.jsonl"}
@@ -298,7 +300,8 @@ def test_the_recorded_llm_suites_replay_offline_and_pass() -> None:
     assert all(llm["metrics"][lang]["ungraded"] == 0 for lang in ("fr", "en"))
     assert llm["adversarial"] == []
     personas = report["suites"]["personas-llm"]["metrics"]
-    assert personas["violations"] == 0 and personas["runs"] == 4
+    # Two runs (good, bad) per persona listed in evals/suites.yaml.
+    assert personas["violations"] == 0 and personas["runs"] == 2
 
 
 def test_record_missing_refuses_other_settings_than_the_recordings() -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.errors import PersonaError
+from bot.events import CustomerSaid
 from bot.goals import met_in_turn, progress
 from bot.lexicon.phrases import parse_phrase
 from bot.personas import Persona, load_catalog, load_persona_file
+from bot.runtime import Runtime
+from bot.settings import Settings
 from tests.test_mood import grade
 
 PERSONAS = Path(__file__).resolve().parent.parent / "personas"
@@ -180,3 +184,97 @@ def test_progress_keeps_the_first_turn_that_met_each_goal() -> None:
     assert results["order_cancelled"].evidence == "annule la commande"
     assert results["refund_dated"].turn == 3 and results["refund_dated"].label.startswith("Le")
     assert not progress(p.goals, "fr", turns[:1])[0].met
+
+
+# --- sessions: calm is not enough, the goals must be met ---------------------------------
+
+POLITE_FR = [
+    "Je suis vraiment désolée pour Filou, madame. Je comprends à quel point c'est douloureux.",
+    "Prenez tout votre temps, je suis là pour vous écouter. Merci de m'avoir appelée.",
+    "Si je comprends bien, Filou était toute votre vie, c'est bien cela ?",
+    "Je suis sincèrement désolée. Je comprends votre peine, c'est tellement difficile.",
+    "Merci pour votre patience, madame, et encore toutes mes condoléances.",
+    # A time and an offer, but not what she needs: before goals, this ended "satisfied".
+    "Je vous rappelle demain avant midi, je peux vous proposer un geste commercial.",
+    "Je comprends, madame. Je suis vraiment désolée pour vous.",
+    "Merci de me faire confiance, je suis là pour vous.",
+]
+GOOD_FR = [
+    "Je suis vraiment désolée pour Filou, madame. Je comprends à quel point c'est douloureux.",
+    "Je m'en occupe personnellement : j'annule votre commande tout de suite, le colis ne "
+    "partira pas.",
+    "Vous serez remboursée sur votre carte sous 3 jours ouvrés, je vous envoie la confirmation "
+    "par e-mail.",
+    "Y a-t-il autre chose que je puisse faire pour vous ? Merci pour votre patience, madame.",
+    "Merci à vous, madame, et encore toutes mes condoléances.",
+]
+POLITE_EN = [
+    "Thank you for reaching out, and I'm so sorry about the delay. I can see how stressful "
+    "this is.",
+    "I completely understand how worrying this must be, with the party so close.",
+    "If I understand correctly, you've been waiting since Monday with no update, is that right?",
+    "I'm really sorry. I understand your frustration, it's a gift that matters.",
+    "Thank you so much for your patience with this.",
+    # A time and an offer, but not what she needs: before goals, this ended "satisfied".
+    "I'll call you back by 5 pm today, and I can offer you a discount code.",
+    "I do understand, and I'm sorry for the stress this is causing.",
+    "Thanks for bearing with me.",
+]
+GOOD_EN = [
+    "Thank you for reaching out, and I'm so sorry about the delay. I can see how stressful "
+    "this is with the party on Saturday.",
+    "I'm checking with the depot right now: the parcel is stuck at the regional hub.",
+    "I'll redirect it to your sister's address for Saturday morning, by 11 am at the latest, "
+    "and I'll refund the express fee today.",
+    "Is there anything else I can help you with? Thank you for your patience.",
+    "Thank you, and I hope Idris loves his train.",
+]
+
+
+async def play_script(runtime: Runtime, pid: str, lines: list[str]) -> tuple[Any, list[str]]:
+    engine = runtime.engine(persona(pid))
+    await engine.start()
+    said: list[str] = []
+    for line in lines:
+        if engine.ended:
+            break
+        async for event in engine.turn(line):
+            if isinstance(event, CustomerSaid):
+                said.append(event.content)
+    return engine, said
+
+
+@pytest.fixture
+async def offline(settings: Settings) -> Any:
+    runtime = Runtime.create(settings)
+    await runtime.store.init()
+    yield runtime
+    await runtime.store.close()
+
+
+@pytest.mark.parametrize(
+    ("pid", "lines"), [("fr-deuil-chien", POLITE_FR), ("en-late-parcel", POLITE_EN)]
+)
+async def test_a_polite_trainee_who_solves_nothing_never_satisfies(
+    offline: Runtime, pid: str, lines: list[str]
+) -> None:
+    engine, said = await play_script(offline, pid, lines)
+    p = engine.persona
+    # Calm enough to leave, but nothing solved: the customer says what is missing and stays.
+    assert min(engine.mood_trajectory) <= p.mood.calm_at
+    assert engine.ended is None and engine.goals_reached == frozenset()
+    reminders = {r for g in p.goals for r in g.reminders}
+    assert any(r in line for line in said for r in reminders)
+    assert not any(s in line for line in said for s in p.lines.satisfied)
+
+
+@pytest.mark.parametrize(
+    ("pid", "lines"), [("fr-deuil-chien", GOOD_FR), ("en-late-parcel", GOOD_EN)]
+)
+async def test_a_trainee_who_reaches_the_goals_ends_calm_and_satisfied(
+    offline: Runtime, pid: str, lines: list[str]
+) -> None:
+    engine, said = await play_script(offline, pid, lines)
+    assert engine.goals_reached == {g.id for g in engine.persona.goals}
+    assert engine.ended == "calm"
+    assert said[-1] in [line.strip() for line in engine.persona.lines.satisfied]

@@ -59,9 +59,10 @@ def test_the_reason_names_what_moved_the_mood_first() -> None:
     assert mood.reason(grade(), 0, "fr") == "pas d'effet"
 
 
-def test_the_mood_ends_a_session_only_past_a_limit_or_calm_with_a_way_forward() -> None:
+def test_the_mood_ends_a_session_only_past_a_limit_or_calm_with_every_goal_met() -> None:
     limits = {"calm_at": 2, "walkout_at": 9}
-    assert mood.end_by_mood(9, grades=[], **limits) == "walkout"
-    assert mood.end_by_mood(2, grades=[grade(apologize="met")], **limits) is None
-    assert mood.end_by_mood(2, grades=[grade(concrete_timeline="met")], **limits) == "calm"
-    assert mood.end_by_mood(5, grades=[grade(propose_solution="met")], **limits) is None
+    assert mood.end_by_mood(9, goals_met=True, **limits) == "walkout"
+    assert mood.end_by_mood(9, goals_met=False, **limits) == "walkout"
+    assert mood.end_by_mood(2, goals_met=False, **limits) is None
+    assert mood.end_by_mood(2, goals_met=True, **limits) == "calm"
+    assert mood.end_by_mood(5, goals_met=True, **limits) is None

@@ -1,7 +1,9 @@
-"""The persona suite: each persona against a scripted good and bad trainee.
+"""The persona suite: each persona against a scripted good and bad trainee,
+and offline a polite one who solves nothing.
 
 Pass conditions, per persona and script: the mood ends lower than it started
-with the good trainee and higher (or walks out) with the bad one, and no
+with the good trainee and higher (or walks out) with the bad one; the polite
+trainee never leaves the customer satisfied (their goals stay unmet); and no
 customer line steps out of character, reveals its instructions or coaches
 the trainee.
 """
@@ -24,7 +26,10 @@ from bot.personas import Persona
 from bot.rubric import Language
 from bot.session import SessionEngine
 
-ScriptKind = Literal["good", "bad"]
+ScriptKind = Literal["good", "bad", "polite"]
+#: The scripts every suite plays; offline adds the polite one (the LLM suite
+#: replays recordings, which a new script would need first).
+MOOD_KINDS: tuple[ScriptKind, ...] = ("good", "bad")
 
 
 class LanguageScripts(BaseModel):
@@ -33,6 +38,7 @@ class LanguageScripts(BaseModel):
     boundary: list[str]
     good: list[str]
     bad: list[str]
+    polite: list[str]
 
 
 class PersonaScripts(BaseModel):
@@ -43,8 +49,8 @@ class PersonaScripts(BaseModel):
 
     def lines(self, persona: Persona, kind: ScriptKind) -> list[str]:
         scripts: LanguageScripts = getattr(self, persona.language)
-        if kind == "bad":
-            return list(scripts.bad)
+        if kind in ("bad", "polite"):
+            return list(getattr(scripts, kind))
         return [*(scripts.boundary if persona.abusive else []), *scripts.good]
 
 
@@ -78,11 +84,23 @@ class PersonaRun:
         start, final = self.moods[0], self.moods[-1]
         if self.script == "good":
             return final < start
+        if self.script == "polite":
+            return True  # politeness may calm; what it must not do is satisfy
         return final > start or self.end == "walkout"
 
     @property
+    def satisfied_unsolved(self) -> bool:
+        """A polite trainee who solved nothing left the customer satisfied."""
+        return self.script == "polite" and self.end == "calm"
+
+    @property
     def passed(self) -> bool:
-        return self.error is None and self.mood_ok and not self.violations
+        return (
+            self.error is None
+            and self.mood_ok
+            and not self.satisfied_unsolved
+            and not self.violations
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +110,7 @@ class PersonaRun:
             "moods": self.moods,
             "end": self.end,
             "mood_ok": self.mood_ok,
+            "satisfied_unsolved": self.satisfied_unsolved,
             "violations": self.violations,
             "guarded": self.guarded,
             "passed": self.passed,
@@ -143,6 +162,7 @@ async def run_personas(
     *,
     concurrency: int = 4,
     on_done: Callable[[], None] | None = None,
+    kinds: Sequence[ScriptKind] = MOOD_KINDS,
 ) -> list[PersonaRun]:
     limit = asyncio.Semaphore(concurrency)
 
@@ -154,16 +174,17 @@ async def run_personas(
                 if on_done:
                     on_done()
 
-    jobs = [one(p, kind) for p in personas for kind in ("good", "bad")]
+    jobs = [one(p, kind) for p in personas for kind in kinds]
     return list(await asyncio.gather(*jobs))
 
 
 def persona_metrics(runs: Sequence[PersonaRun]) -> dict[str, Any]:
-    total = len(runs)
+    moved = [r for r in runs if r.script in MOOD_KINDS]
     return {
-        "runs": total,
+        "runs": len(runs),
         "passed": sum(r.passed for r in runs),
-        "mood_direction": round(sum(r.mood_ok for r in runs) / total, 4) if total else None,
+        "mood_direction": (round(sum(r.mood_ok for r in moved) / len(moved), 4) if moved else None),
+        "satisfied_unsolved": sum(r.satisfied_unsolved for r in runs),
         "violations": sum(len(r.violations) for r in runs),
         "guarded": sum(len(r.guarded) for r in runs),
         "by_kind": {

@@ -112,6 +112,10 @@ def check_personas(metrics: dict[str, Any], limits: PersonaThresholds) -> list[s
             f"mood moved the right way in {metrics['mood_direction']:.2f} of runs "
             f"< {limits.mood_direction:.2f}"
         )
+    if metrics.get("satisfied_unsolved"):
+        failures.append(
+            f"{metrics['satisfied_unsolved']} polite runs that solved nothing ended satisfied > 0"
+        )
     if metrics["violations"] > limits.max_violations:
         failures.append(
             f"{metrics['violations']} customer lines out of character, revealing "

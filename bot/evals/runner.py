@@ -34,7 +34,13 @@ from bot.cases import Case, load_cases
 from bot.errors import EvalError
 from bot.evals.grader_suite import CaseResult, adversarial_failures, grade_cases, grader_metrics
 from bot.evals.modes import SUITES, Mode
-from bot.evals.persona_suite import load_scripts, persona_metrics, run_personas
+from bot.evals.persona_suite import (
+    MOOD_KINDS,
+    ScriptKind,
+    load_scripts,
+    persona_metrics,
+    run_personas,
+)
 from bot.evals.pinning import (
     Baseline,
     GraderThresholds,
@@ -444,8 +450,9 @@ class Evaluator:
         if suite == "personas-llm":
             assert config is not None
             personas = [self.catalog.get(pid) for pid in config.llm.personas]
-        progress = self._progress(suite, len(personas) * 2)
         offline = suite == "personas-offline"
+        kinds: tuple[ScriptKind, ...] = (*MOOD_KINDS, "polite") if offline else MOOD_KINDS
+        progress = self._progress(suite, len(personas) * len(kinds))
         with self.offline_runtime() if offline else self.llm_runtime() as runtime:
             await runtime.store.init()
             try:
@@ -456,6 +463,7 @@ class Evaluator:
                     self.settings.lexicon_dir,
                     concurrency=self.options.concurrency,
                     on_done=progress,
+                    kinds=kinds,
                 )
             finally:
                 await runtime.store.close()
