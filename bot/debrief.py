@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from bot.goals import GoalResult
 from bot.i18n import t
 from bot.rubric import CRITERIA_BY_ID, CRITERION_IDS, Grade, Language
 
@@ -54,6 +55,12 @@ class Debrief(BaseModel):
     criteria: list[CriterionTally]
     strengths: list[CriterionTally]
     improvements: list[Improvement]
+    #: The scenario's goals, each with the reply that reached it (if one did).
+    goals: list[GoalResult] = []
+
+    @property
+    def goals_met(self) -> int:
+        return sum(g.met for g in self.goals)
 
 
 def build_debrief(
@@ -62,8 +69,10 @@ def build_debrief(
     language: Language,
     mood_start: int,
     turns: Sequence[tuple[str, Grade | None, int]],
+    goals: Sequence[GoalResult] = (),
 ) -> Debrief:
-    """``turns``: each trainee message with its grade and the mood after it."""
+    """``turns``: each trainee message with its grade and the mood after it;
+    ``goals``: the scenario's goals and which turn reached each."""
     met: Counter[str] = Counter()
     missed: Counter[str] = Counter()
     first_missed: dict[str, tuple[int, str, Grade]] = {}
@@ -144,4 +153,14 @@ def build_debrief(
         criteria=tallies,
         strengths=strengths,
         improvements=improvements,
+        goals=list(goals),
     )
+
+
+def goal_line(goal: GoalResult, language: Language, label: str | None = None) -> str:
+    """One line of the debrief's goal checklist, in ``language``; ``label`` is
+    the goal's label as the surface shows it (made inert for Markdown)."""
+    shown = goal.label if label is None else label
+    if goal.met:
+        return t("debrief.goal_met", language, label=shown, turn=goal.turn)
+    return t("debrief.goal_open", language, label=shown)

@@ -167,6 +167,7 @@ class SessionEngine:
             language=self.persona.language,
             mood_start=self.persona.mood.start,
             turns=self.turns,
+            goals=goals.progress(self.persona.goals, self.persona.language, self.turns),
         )
 
     # --- one trainee turn ------------------------------------------------------------

@@ -278,3 +278,43 @@ async def test_a_trainee_who_reaches_the_goals_ends_calm_and_satisfied(
     assert engine.goals_reached == {g.id for g in engine.persona.goals}
     assert engine.ended == "calm"
     assert said[-1] in [line.strip() for line in engine.persona.lines.satisfied]
+
+
+# --- the debrief lists the goals ------------------------------------------------------------
+
+
+async def test_the_debrief_shows_which_goals_were_reached(offline: Runtime) -> None:
+    from rich.console import Console
+
+    from bot.cli.chat_views import TerminalView
+    from bot.web.debrief_view import debrief_markdown
+
+    engine, _ = await play_script(offline, "fr-deuil-chien", GOOD_FR[:2])
+    ended = await engine.end()
+    goals = {g.id: g for g in ended.debrief.goals}
+    assert goals["order_cancelled"].met and goals["order_cancelled"].turn == 2
+    assert not goals["refund_dated"].met and ended.debrief.goals_met == 1
+
+    # The web debrief in either UI language; the labels are the persona's own.
+    fr = debrief_markdown(ended.debrief, "fr")
+    assert "### Les objectifs du client" in fr and "Objectifs atteints\u00a0: 1 sur 2" in fr
+    assert "- ✓ La commande est annulée avant son départ (réponse 2)" in fr
+    assert "- ✗ Le remboursement sur sa carte, avec un délai annoncé\u00a0: pas atteint" in fr
+    en = debrief_markdown(ended.debrief, "en")
+    assert "Goals reached: 1 of 2" in en and "(reply 2)" in en and ": not reached" in en
+
+    # The terminal debrief, in the persona's language.
+    console = Console(record=True, width=200, force_terminal=False, color_system=None)
+    TerminalView(console, engine.persona).show(ended)
+    text = console.export_text()
+    assert "Objectifs atteints\u00a0: 1 sur 2\n" in text
+    assert "  ✓ La commande est annulée avant son départ (réponse 2)\n" in text
+
+
+async def test_a_restored_session_reaches_the_same_goals(offline: Runtime) -> None:
+    engine, _ = await play_script(offline, "en-late-parcel", GOOD_EN[:2])
+    assert engine.session_id is not None
+    restored = offline.engine(engine.persona)
+    await restored.restore(engine.session_id)
+    assert restored.goals_reached == engine.goals_reached == {"depot_checked"}
+    assert restored.debrief().goals == engine.debrief().goals

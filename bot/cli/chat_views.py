@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from pydantic import BaseModel
 from rich.console import Console
 
+from bot.debrief import goal_line
 from bot.events import (
     CustomerChunk,
     CustomerSaid,
@@ -24,6 +25,7 @@ from bot.events import (
     SessionStarted,
     TraineeSaid,
 )
+from bot.i18n import t
 from bot.mood import MOOD_MAX
 from bot.personas import Persona
 from bot.rubric import CRITERIA_BY_ID, Grade
@@ -188,6 +190,14 @@ class TerminalView(SessionView):
             f"turns: {d.turns}  ·  average score: {average}  ·  mood: "
             f"{' → '.join(str(m) for m in d.mood_trajectory)}"
         )
+        if d.goals:
+            reached = t("debrief.goals_reached", self.lang, met=d.goals_met, total=len(d.goals))
+            c.print(reached, markup=False, highlight=False)
+            for goal in d.goals:
+                style = "green" if goal.met else "yellow"
+                c.print(
+                    f"  {goal_line(goal, self.lang)}", style=style, markup=False, highlight=False
+                )
         if d.strengths:
             c.print("[green]strengths:[/green] " + ", ".join(s.label for s in d.strengths))
         for item in d.improvements:

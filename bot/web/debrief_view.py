@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from bot.debrief import Debrief
+from bot.debrief import Debrief, goal_line
 from bot.i18n import Language, t
 from bot.mood import MOOD_MAX
 from bot.rubric import CRITERIA_BY_ID
@@ -27,6 +27,12 @@ def debrief_markdown(debrief: Debrief, lang: Language) -> str:
         t("debrief.summary", lang, average=average, turns=debrief.turns, moods=moods),
         "",
     ]
+    if debrief.goals:
+        met, total = debrief.goals_met, len(debrief.goals)
+        lines += [f"### {t('debrief.goals', lang)}", ""]
+        lines += [t("debrief.goals_reached", lang, met=met, total=total), ""]
+        lines += [f"- {goal_line(g, lang, inert(g.label))}" for g in debrief.goals]
+        lines.append("")
     if debrief.strengths:
         lines += [f"### {t('debrief.strengths', lang)}", ""]
         lines += [
