@@ -4,8 +4,9 @@ A persona lists its goals (``goals:`` in its file). Each has an id, a label in
 the persona's language (the debrief's checklist), the evidence that shows it
 met (what the trainee says or offers, written as plain phrases: see
 ``bot/lexicon/phrases.py``), the rubric criteria the same turn must meet too
-(a refund *with a date*: ``needs: [concrete_timeline]``), and what a calm
-customer says while the goal is still unmet.
+(a refund *with a date*: ``needs: [concrete_timeline]``), what the customer
+says when a reply meets it, and what a calm customer says while it is still
+unmet.
 
 Which goals a session reached is derived from its stored turns (each trainee
 message and its grade), so a live session, a restored one and its debrief
@@ -50,6 +51,11 @@ class Goal(BaseModel):
         description="Rubric criteria the same turn must meet too, e.g. [concrete_timeline] "
         "for a refund given with its date.",
         json_schema_extra={"items": {"enum": list(CRITERION_IDS)}},
+    )
+    acknowledgements: list[str] = Field(
+        min_length=1,
+        description="What the customer says when a reply meets this goal (offline mode), "
+        "instead of a generic line: they heard what was done.",
     )
     reminders: list[str] = Field(
         min_length=1,

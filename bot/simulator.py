@@ -197,9 +197,11 @@ class ScriptedCustomer:
     trainee asks for (a sentence that asks for something and names one of the
     fact's ``ask`` words), reacts to the grade (an inflamed line after a
     blocking phrase or blame, a soothed one after a turn that clearly helps),
-    and otherwise speaks a line of its mood after the turn, never the same line
-    twice in a row. Calm enough to leave while a goal is still open, it says
-    what it still needs (the goal's reminders) instead.
+    acknowledges what the turn did for the persona's goals (the goal's
+    acknowledgements, instead of a soothed line that fits any reply), and
+    otherwise speaks a line of its mood after the turn; it says no line twice
+    while an unused one fits. Calm enough to leave while a goal is still open,
+    it says what it still needs (the goal's reminders).
     """
 
     persona: Persona
@@ -238,40 +240,61 @@ class ScriptedCustomer:
         mood_now: int,
         grade: Grade | None,
         open_goals: Sequence[goals.Goal] = (),
+        met_now: Sequence[goals.Goal] = (),
     ) -> str:
         """The reply to ``trainee_text``, in mood ``mood_now`` (after this turn's
-        grade), with ``open_goals`` still unmet after it."""
-        lines = self.persona.lines
+        grade): ``met_now`` are the goals this very turn met, ``open_goals``
+        those still unmet after it."""
         deescalation = grade.deescalation if grade else 0
+        furious = mood_band(mood_now) == "furious"
+        # Calm enough to leave but not satisfied: they say what is still missing
+        # and stay, and no line of contentment ("I have all I need") slips in.
+        reminding = bool(open_goals) and mood_now <= self.persona.mood.calm_at and deescalation > -1
         parts: list[str] = []
         if deescalation <= -1:
-            parts.append(self._replies.pick("inflamed", lines.inflamed))
-        elif deescalation >= 1 and mood_band(mood_now) != "furious":
-            parts.append(self._replies.pick("soothed", lines.soothed))
-        answers = [fact.answer for fact in self.asked_facts(trainee_text)[:2]]
-        parts.extend(answers)
-        if open_goals and mood_now <= self.persona.mood.calm_at and deescalation > -1:
-            # Calm, but not satisfied: they say what is still missing and stay.
-            goal = open_goals[0]
-            parts.append(self._replies.pick(f"goal:{goal.id}", goal.reminders))
+            parts.append(self._replies.pick("inflamed", self.persona.lines.inflamed))
+        if met_now and not furious:
+            # What the trainee did, heard as such, instead of a line that fits any reply.
+            parts += [self._replies.pick(f"met:{g.id}", g.acknowledgements) for g in met_now[:2]]
+        elif deescalation >= 1 and not furious:
+            parts += filter(None, [self._soothed(mood_now, fallback=not reminding)])
+        parts += [fact.answer for fact in self.asked_facts(trainee_text)[:2]]
+        if reminding:
+            parts.append(self._reminder(open_goals))
         if not parts:
-            band: MoodBand = mood_band(mood_now)
-            parts.append(self._replies.pick(band, lines.for_band(band)))
+            parts.append(self._mood_line(mood_now))
         return " ".join(p.strip() for p in parts)
+
+    def _mood_line(self, mood_now: int) -> str:
+        band: MoodBand = mood_band(mood_now)
+        return self._replies.pick(band, self.persona.lines.for_band(band))
+
+    def _soothed(self, mood_now: int, *, fallback: bool) -> str | None:
+        """A soothed line not said yet; once all are said, with ``fallback``, a
+        line of the mood not said yet before any soothed line comes back
+        (without it: nothing, the reply has its reminder)."""
+        soothed = self.persona.lines.soothed
+        if self._replies.unused(soothed):
+            return self._replies.pick("soothed", soothed)
+        if not fallback:
+            return None
+        if self._replies.unused(self.persona.lines.for_band(mood_band(mood_now))):
+            return self._mood_line(mood_now)
+        return self._replies.pick("soothed", soothed)
+
+    def _reminder(self, open_goals: Sequence[goals.Goal]) -> str:
+        """A reminder of the first open goal with one not said yet (else of the first)."""
+        goal = next((g for g in open_goals if self._replies.unused(g.reminders)), open_goals[0])
+        return self._replies.pick(f"goal:{goal.id}", goal.reminders)
 
     async def reply(self, turn: CustomerTurn) -> AsyncIterator[str]:
         grade = await turn.grade if turn.grade is not None else None
         mood_now = mood.apply(turn.mood, grade.deescalation) if grade else turn.mood
         trainee_text = turn.history[-1].content if turn.history else ""
-        met = (
-            turn.goals_met
-            | goals.met_in_turn(
-                self.persona.goals, self.persona.language, trainee_text, grade
-            ).keys()
-        )
-        text = self.compose(
-            trainee_text, mood_now, grade, goals.open_goals(self.persona.goals, met)
-        )
+        met_here = goals.met_in_turn(self.persona.goals, self.persona.language, trainee_text, grade)
+        met_now = [g for g in self.persona.goals if g.id in met_here and g.id not in turn.goals_met]
+        still_open = goals.open_goals(self.persona.goals, turn.goals_met | met_here.keys())
+        text = self.compose(trainee_text, mood_now, grade, still_open, met_now)
         for word in re.findall(r"\S+\s*", text):
             if self.word_delay:
                 await asyncio.sleep(self.word_delay)
@@ -291,15 +314,23 @@ class ScriptedCustomer:
 
 @dataclass
 class _Picker:
-    """Picks authored lines at random, never the same line twice in a row per list."""
+    """Picks authored lines at random: one not said yet in the session while
+    one is left, and never the same line twice in a row per list."""
 
     random: random.Random
     last: dict[str, str] = field(default_factory=dict)
+    said: set[str] = field(default_factory=set)
+
+    def unused(self, options: Sequence[str]) -> list[str]:
+        return [o for o in options if o.strip() not in self.said]
 
     def pick(self, key: str, options: Sequence[str]) -> str:
-        choices = [o for o in options if o != self.last.get(key)] or list(options)
+        choices = (
+            self.unused(options) or [o for o in options if o != self.last.get(key)] or list(options)
+        )
         line = self.random.choice(choices)
         self.last[key] = line
+        self.said.add(line.strip())
         return line.strip()
 
 

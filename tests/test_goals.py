@@ -16,6 +16,7 @@ from bot.lexicon.phrases import parse_phrase
 from bot.personas import Persona, load_catalog, load_persona_file
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.simulator import ScriptedCustomer
 from tests.test_mood import grade
 
 PERSONAS = Path(__file__).resolve().parent.parent / "personas"
@@ -318,3 +319,35 @@ async def test_a_restored_session_reaches_the_same_goals(offline: Runtime) -> No
     await restored.restore(engine.session_id)
     assert restored.goals_reached == engine.goals_reached == {"depot_checked"}
     assert restored.debrief().goals == engine.debrief().goals
+
+
+# --- the offline customer hears what was done, and does not repeat itself ------------------
+
+
+async def test_the_customer_acknowledges_what_the_turn_did(offline: Runtime) -> None:
+    _, said = await play_script(offline, "fr-deuil-chien", GOOD_FR[:3])
+    cancelled, refunded = persona("fr-deuil-chien").goals
+    assert said[1] in cancelled.acknowledgements  # not « Vous avez bien compris »
+    assert said[2] in refunded.acknowledgements
+    _, said = await play_script(offline, "en-late-parcel", GOOD_EN[:3])
+    checked, planned = persona("en-late-parcel").goals
+    assert said[1] in checked.acknowledgements and said[2] in planned.acknowledgements
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_no_line_comes_back_while_an_unused_one_fits(seed: int) -> None:
+    p = persona("fr-deuil-chien")
+    soothing = grade().model_copy(update={"deescalation": 1})
+    customer = ScriptedCustomer(p, seed=seed)
+    # Soothed, upset: every soothed line, then every line of the mood, before a repeat.
+    fresh = len(p.lines.soothed) + len(p.lines.upset)
+    said = [customer.compose("Je comprends.", 5, soothing) for _ in range(fresh)]
+    assert len(set(said)) == fresh
+    # Calm with both goals open: every reminder once, and never « j'ai tout ce qu'il me faut ».
+    customer = ScriptedCustomer(p, seed=seed)
+    reminders = [r for g in p.goals for r in g.reminders]
+    said = [customer.compose("Merci.", 1, grade(), p.goals) for _ in reminders]
+    assert sorted(said) == sorted(reminders)
+    customer = ScriptedCustomer(p, seed=seed)
+    said = [customer.compose("Je comprends.", 1, soothing, p.goals) for _ in range(4)]
+    assert not any(line.strip() in s for s in said for line in p.lines.calm)
