@@ -13,16 +13,19 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from bot.cases import Case
-from bot.errors import RecordingMissing
+from bot.errors import EvalError, RecordingMissing
 from bot.evals.grader_suite import CaseResult
 from bot.evals.metrics import Agreement, flip_rate
+from bot.evals.persona_suite import PersonaRun, load_scripts
 from bot.evals.pinning import Baseline, save_baseline
 from bot.evals.reports import to_html, to_junit, to_markdown
+from bot.personas import load_catalog
 from bot.recordings import RecordingCache, current_sample
 from bot.rubric import CHECK_CRITERIA, CRITERION_IDS, CriterionResult, Grade
 from tests.conftest import fake_chat
 
 ROOT = Path(__file__).resolve().parent.parent
+PERSONAS = ROOT / "personas"
 
 
 def coach(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -200,8 +203,10 @@ def test_checks_only_suite_passes_and_meets_the_bar() -> None:
             assert metrics[language]["criteria"][cid]["accuracy"] >= 0.95, (language, cid)
     personas = report["suites"]["personas-offline"]["metrics"]
     assert personas["mood_direction"] == 1.0 and personas["violations"] == 0
-    # The polite trainee who solves nothing never leaves a customer satisfied.
-    assert personas["satisfied_unsolved"] == 0 and personas["passed"] == personas["runs"]
+    # The polite trainee who solves nothing never leaves a customer satisfied; the
+    # trainee who reaches a persona's goals always does (4 scripts per persona).
+    assert personas["satisfied_unsolved"] == 0 and personas["solved_unsatisfied"] == 0
+    assert personas["passed"] == personas["runs"] == 4 * len(load_catalog(PERSONAS).personas)
     meta = report["metadata"]
     assert set(meta["prompts"]) >= {"customer", "grader_system", "grader_user"}
     assert set(meta["datasets"]) == {"grader_fr.jsonl", "grader_en.jsonl"}
@@ -369,3 +374,20 @@ def test_the_blind_set_parses_and_reports_per_tag(tmp_path: Path) -> None:
     for language in ("fr", "en"):
         assert figures[language]["harm_cases"] > 0
         assert "blocking_variant" in figures[language]["accuracy_by_tag"]
+
+
+def test_every_persona_has_a_script_that_solves_it_and_its_ending_is_judged() -> None:
+    scripts = load_scripts(ROOT / "evals" / "persona_scripts.yaml")
+    catalog = load_catalog(PERSONAS)
+    assert set(scripts.solved) == set(catalog.personas)
+    abusive = catalog.personas["en-abusive-caller"]
+    assert scripts.lines(abusive, "solved")[: len(scripts.en.boundary)] == scripts.en.boundary
+    del scripts.solved["fr-deuil-chien"]
+    with pytest.raises(EvalError, match="no `solved` script for fr-deuil-chien"):
+        scripts.lines(catalog.personas["fr-deuil-chien"], "solved")
+
+    def run(script: str, end: str | None) -> PersonaRun:
+        return PersonaRun("p", "fr", script, [7, 2], end, [])  # type: ignore[arg-type]
+
+    assert run("solved", "calm").passed and not run("solved", None).passed
+    assert run("polite", None).passed and not run("polite", "calm").passed

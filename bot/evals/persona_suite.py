@@ -1,11 +1,12 @@
 """The persona suite: each persona against a scripted good and bad trainee,
-and offline a polite one who solves nothing.
+and offline a polite one who solves nothing and one who solves the case.
 
 Pass conditions, per persona and script: the mood ends lower than it started
 with the good trainee and higher (or walks out) with the bad one; the polite
-trainee never leaves the customer satisfied (their goals stay unmet); and no
-customer line steps out of character, reveals its instructions or coaches
-the trainee.
+trainee never leaves the customer satisfied (their goals stay unmet); the
+trainee who solves the case (a script per persona) meets every goal and
+ends calm and satisfied; and no customer line steps out of character,
+reveals its instructions or coaches the trainee.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot import guard
 from bot.errors import EvalError
@@ -26,10 +27,11 @@ from bot.personas import Persona
 from bot.rubric import Language
 from bot.session import SessionEngine
 
-ScriptKind = Literal["good", "bad", "polite"]
+ScriptKind = Literal["good", "bad", "polite", "solved"]
 #: The scripts every suite plays; offline adds the polite one (the LLM suite
 #: replays recordings, which a new script would need first).
 MOOD_KINDS: tuple[ScriptKind, ...] = ("good", "bad")
+OFFLINE_KINDS: tuple[ScriptKind, ...] = (*MOOD_KINDS, "polite", "solved")
 
 
 class LanguageScripts(BaseModel):
@@ -46,12 +48,20 @@ class PersonaScripts(BaseModel):
 
     fr: LanguageScripts
     en: LanguageScripts
+    #: Per persona id: a trainee who reaches that persona's goals.
+    solved: dict[str, list[str]] = Field(default_factory=dict)
 
     def lines(self, persona: Persona, kind: ScriptKind) -> list[str]:
         scripts: LanguageScripts = getattr(self, persona.language)
         if kind in ("bad", "polite"):
             return list(getattr(scripts, kind))
-        return [*(scripts.boundary if persona.abusive else []), *scripts.good]
+        if kind == "solved" and persona.id not in self.solved:
+            raise EvalError(
+                f"persona scripts: no `solved` script for {persona.id}; add the lines of a "
+                "trainee who reaches its goals under solved: in evals/persona_scripts.yaml"
+            )
+        lines = self.solved[persona.id] if kind == "solved" else scripts.good
+        return [*(scripts.boundary if persona.abusive else []), *lines]
 
 
 def load_scripts(path: Path) -> PersonaScripts:
@@ -76,6 +86,8 @@ class PersonaRun:
     violations: list[dict[str, str]] = field(default_factory=list)
     #: Model lines the character guard replaced before the trainee saw them.
     guarded: list[str] = field(default_factory=list)
+    #: The persona's goals the trainee reached.
+    goals: list[str] = field(default_factory=list)
     #: Set when the run itself could not complete.
     error: str | None = None
 
@@ -84,8 +96,8 @@ class PersonaRun:
         start, final = self.moods[0], self.moods[-1]
         if self.script == "good":
             return final < start
-        if self.script == "polite":
-            return True  # politeness may calm; what it must not do is satisfy
+        if self.script in ("polite", "solved"):
+            return True  # judged by how the session ends, not by the mood
         return final > start or self.end == "walkout"
 
     @property
@@ -94,11 +106,17 @@ class PersonaRun:
         return self.script == "polite" and self.end == "calm"
 
     @property
+    def solved_unsatisfied(self) -> bool:
+        """A trainee who solved the case did not leave the customer satisfied."""
+        return self.script == "solved" and self.end != "calm"
+
+    @property
     def passed(self) -> bool:
         return (
             self.error is None
             and self.mood_ok
             and not self.satisfied_unsolved
+            and not self.solved_unsatisfied
             and not self.violations
         )
 
@@ -111,6 +129,8 @@ class PersonaRun:
             "end": self.end,
             "mood_ok": self.mood_ok,
             "satisfied_unsolved": self.satisfied_unsolved,
+            "solved_unsatisfied": self.solved_unsatisfied,
+            "goals": self.goals,
             "violations": self.violations,
             "guarded": self.guarded,
             "passed": self.passed,
@@ -151,6 +171,7 @@ async def play_persona(
             observe(event)
         run.moods.append(engine.mood)
     run.end = engine.ended
+    run.goals = sorted(engine.goals_reached)
     return run
 
 
@@ -185,6 +206,7 @@ def persona_metrics(runs: Sequence[PersonaRun]) -> dict[str, Any]:
         "passed": sum(r.passed for r in runs),
         "mood_direction": (round(sum(r.mood_ok for r in moved) / len(moved), 4) if moved else None),
         "satisfied_unsolved": sum(r.satisfied_unsolved for r in runs),
+        "solved_unsatisfied": sum(r.solved_unsatisfied for r in runs),
         "violations": sum(len(r.violations) for r in runs),
         "guarded": sum(len(r.guarded) for r in runs),
         "by_kind": {

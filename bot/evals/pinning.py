@@ -116,6 +116,10 @@ def check_personas(metrics: dict[str, Any], limits: PersonaThresholds) -> list[s
         failures.append(
             f"{metrics['satisfied_unsolved']} polite runs that solved nothing ended satisfied > 0"
         )
+    if metrics.get("solved_unsatisfied"):
+        failures.append(
+            f"{metrics['solved_unsatisfied']} runs that met the goals did not end satisfied > 0"
+        )
     if metrics["violations"] > limits.max_violations:
         failures.append(
             f"{metrics['violations']} customer lines out of character, revealing "

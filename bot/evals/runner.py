@@ -36,6 +36,7 @@ from bot.evals.grader_suite import CaseResult, adversarial_failures, grade_cases
 from bot.evals.modes import SUITES, Mode
 from bot.evals.persona_suite import (
     MOOD_KINDS,
+    OFFLINE_KINDS,
     ScriptKind,
     load_scripts,
     persona_metrics,
@@ -451,7 +452,7 @@ class Evaluator:
             assert config is not None
             personas = [self.catalog.get(pid) for pid in config.llm.personas]
         offline = suite == "personas-offline"
-        kinds: tuple[ScriptKind, ...] = (*MOOD_KINDS, "polite") if offline else MOOD_KINDS
+        kinds: tuple[ScriptKind, ...] = OFFLINE_KINDS if offline else MOOD_KINDS
         progress = self._progress(suite, len(personas) * len(kinds))
         with self.offline_runtime() if offline else self.llm_runtime() as runtime:
             await runtime.store.init()
