@@ -212,6 +212,12 @@ class Grader:
 
     # --- internals ------------------------------------------------------------
 
+    def stopped(self, report: CheckReport) -> Grade:
+        """The grade of a turn the trainee stopped: the checks' findings, no score."""
+        return self._checks_grade(
+            report, mode="ungraded", note=t("feedback.stopped_note", report.language)
+        )
+
     def _checks_grade(
         self,
         report: CheckReport,

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING
 
 from bot import goals, mood
 from bot.backends import describe_error, plain_error
-from bot.checks import run_checks
+from bot.checks import CheckReport, run_checks
 from bot.conversation import MAX_MESSAGE_CHARS, Message
 from bot.debrief import Debrief, EndReason, build_debrief
 from bot.errors import CoachError, RecordingMissing
@@ -59,6 +60,10 @@ class EmptyMessageError(CoachError):
     """A trainee message that is empty or too long to be a reply."""
 
 
+class NothingToRetry(CoachError):
+    """A retry asked for when the customer's last reply did not fail."""
+
+
 class SessionEngine:
     """One trainee's session with one persona: start, turns, end."""
 
@@ -88,6 +93,9 @@ class SessionEngine:
         self.mood = persona.mood.start
         self.ended: EndReason | None = None
         self._turn_lock = asyncio.Lock()
+        #: The turn whose customer reply failed, until it is retried or the
+        #: trainee moves on: (turn number, what the customer was replying to).
+        self._unanswered: tuple[int, CustomerTurn] | None = None
 
     @property
     def language(self) -> str:
@@ -172,7 +180,7 @@ class SessionEngine:
 
     # --- one trainee turn ------------------------------------------------------------
 
-    async def turn(self, text: str) -> AsyncIterator[Event]:
+    async def turn(self, text: str) -> AsyncGenerator[Event, None]:
         """Play one trainee turn; yields events as they happen.
 
         One turn at a time: a line sent while the previous turn is still
@@ -190,10 +198,39 @@ class SessionEngine:
         async with self._turn_lock:
             if self.ended is not None:
                 raise SessionClosedError("this session has ended; start a new one")
-            async for event in self._play(text):
-                yield event
+            self._unanswered = None
+            # Closed before the lock is let go, so a stopped turn is recorded
+            # before the next one takes a number.
+            async with contextlib.aclosing(self._play(text)) as events:
+                async for event in events:
+                    yield event
 
-    async def _play(self, text: str) -> AsyncIterator[Event]:
+    @property
+    def can_retry(self) -> bool:
+        """The customer's last reply failed and the trainee has not moved on."""
+        return self._unanswered is not None and self.ended is None
+
+    async def retry_reply(self) -> AsyncGenerator[Event, None]:
+        """Ask the customer again for the reply that failed (the Retry action).
+
+        The trainee's line is not stored again and its grade stands; a partial
+        reply stays stored as partial but leaves the conversation the customer sees.
+        """
+        async with self._turn_lock:
+            if self.ended is not None:
+                raise SessionClosedError("this session has ended; start a new one")
+            if self._unanswered is None:
+                raise NothingToRetry("the customer has answered; type your next reply")
+            number, turn = self._unanswered
+            self._unanswered = None
+            if self.history and self.history[-1].role == "customer":
+                self.history.pop()  # the partial reply
+            retry = dataclasses.replace(turn, history=list(self.history))
+            async with contextlib.aclosing(self._customer_reply(number, retry)) as events:
+                async for event in events:
+                    yield event
+
+    async def _play(self, text: str) -> AsyncGenerator[Event, None]:
         assert self.session_id is not None
         # 1. Nothing a trainee typed is ever lost: store it before any model runs.
         number = len(self.turns) + 1
@@ -217,9 +254,17 @@ class SessionEngine:
             goals_met=self.goals_reached,
         )
         try:
-            async for event in self._customer_reply(number, turn):
-                yield event
+            # Closed here, not later by the garbage collector, so a partial
+            # reply is stored before the stopped turn is.
+            async with contextlib.aclosing(self._customer_reply(number, turn)) as replies:
+                async for event in replies:
+                    yield event
             grade = await grading  # applied after the reply, so the mood stays consistent
+        except (asyncio.CancelledError, GeneratorExit):
+            # Stopped by the trainee (the web's Stop) or the caller went away:
+            # the line is kept and marked, never left without a grade.
+            await self._record_stopped(number, text, message_id, report, mood_before)
+            raise
         finally:
             if not grading.done():
                 grading.cancel()
@@ -233,28 +278,30 @@ class SessionEngine:
 
     # --- internals ---------------------------------------------------------------------
 
-    async def _customer_reply(self, number: int, turn: CustomerTurn) -> AsyncIterator[Event]:
+    async def _customer_reply(self, number: int, turn: CustomerTurn) -> AsyncGenerator[Event, None]:
         assert self.session_id is not None
         parts: list[str] = []
         try:
             async for chunk in self._within_deadline(self.customer.reply(turn)):
                 parts.append(chunk)
                 yield CustomerChunk(text=chunk)
+        except (asyncio.CancelledError, GeneratorExit):
+            await self._keep_partial(parts)
+            raise
         except RecordingMissing:
             raise
         except Exception as exc:
             reason = plain_error(exc, self.persona.language, deadline=self.reply_deadline or 0)
             log.warning("customer reply failed: %s", describe_error(exc))
-            partial = "".join(parts).strip()
-            if partial:
-                await self.store.add_message(self.session_id, "customer", partial, "partial")
-                self.history.append(Message(role="customer", content=partial))
+            if partial := await self._keep_partial(parts):
                 yield CustomerSaid(turn=number, content=partial, status="partial")
+            self._unanswered = (number, turn)
             message = t("feedback.customer_failed", self.persona.language, reason=reason)
             yield Failure(turn=number, where="customer", message=message)
             return
         content = "".join(parts).strip()
         if not content:
+            self._unanswered = (number, turn)
             message = t("feedback.customer_empty", self.persona.language)
             yield Failure(turn=number, where="customer", message=message)
             return
@@ -267,6 +314,28 @@ class SessionEngine:
             status="replaced" if reviewed.replaced else "complete",
             guarded=list(reviewed.findings),
         )
+
+    async def _keep_partial(self, parts: list[str]) -> str | None:
+        """Store what came of a reply that did not finish, as partial."""
+        assert self.session_id is not None
+        partial = "".join(parts).strip()
+        if not partial:
+            return None
+        await self.store.add_message(self.session_id, "customer", partial, "partial")
+        self.history.append(Message(role="customer", content=partial))
+        return partial
+
+    async def _record_stopped(
+        self, number: int, text: str, message_id: int, report: CheckReport, mood_before: int
+    ) -> None:
+        """A stopped turn keeps its number and gets the checks' findings, no score."""
+        assert self.session_id is not None
+        grade = self.grader.stopped(report)
+        await self.store.add_grade(
+            self.session_id, message_id, number, grade, mood_before, self.mood
+        )
+        self.grades.append(grade)
+        self.turns.append((text, grade, self.mood))
 
     async def _within_deadline(self, stream: AsyncIterator[str]) -> AsyncIterator[str]:
         """The reply's chunks, each awaited only within what is left of the deadline.
@@ -300,7 +369,7 @@ class SessionEngine:
 
     async def _after_grade(
         self, number: int, text: str, message_id: int, grade: Grade, mood_before: int
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         assert self.session_id is not None
         await self.store.add_grade(
             self.session_id, message_id, number, grade, mood_before, self.mood

@@ -4,6 +4,7 @@ engine and a real SQLite database behind them."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from chainlit.context import ChainlitContext, context_var
 from chainlit.session import WebsocketSession
 from chainlit.user import PersistedUser
+from chainlit.user_session import user_sessions
 
 import bot.web.handlers as handlers
 from bot.backends import GraderModels
@@ -70,6 +72,7 @@ async def page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
     user.id, user.identifier, user.metadata = "user-1", "alice", {"role": "trainee"}
     session.user = user
     token = context_var.set(ChainlitContext(session))
+    user_sessions.pop(session.id, None)  # each test is a new chat, not the last one's
     # Thread history goes through Chainlit's data layer: not under test here.
     monkeypatch.setattr("chainlit.data._data_layer", None)
     monkeypatch.setattr("chainlit.data._data_layer_initialized", True)
@@ -128,6 +131,90 @@ async def test_a_model_failure_mid_reply_keeps_the_message_and_says_so(
     ) == [("trainee", "Je suis vraiment désolée pour Filou.", "complete")]
     assert any("n'a pas pu répondre" in t and "enregistré" in t for t in page.texts())
     assert page.steps()[-1]["name"].startswith("Note")  # the grade still came
+
+
+async def test_a_line_typed_while_the_chat_starts_is_stored_and_answered(
+    page: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The start is slow (a busy app right after start-up): the line arrives first.
+    start = handlers.runtime.store.create_session
+
+    async def slow_start(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await start(*args, **kwargs)
+
+    monkeypatch.setattr(handlers.runtime.store, "create_session", slow_start)
+    early = asyncio.create_task(say("Bonjour, je suis là pour vous aider."))
+    await asyncio.sleep(0.05)
+    await handlers.on_chat_start()
+    await early
+    assert rows(settings, "select role, content from coach_messages order by id")[:2] == [
+        ("customer", handlers.runtime.catalog.get("fr-deuil-chien").opening),
+        ("trainee", "Bonjour, je suis là pour vous aider."),
+    ]
+    assert not any("Choisissez un scénario" in t for t in page.texts())
+    assert rows(settings, "select count(*) from coach_grades") == [(1,)]
+
+
+async def test_a_failed_reply_offers_retry_and_the_retry_answers(
+    page: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class FailsOnce(ScriptedCustomer):
+        failed = False
+
+        async def reply(self, turn: CustomerTurn) -> Any:  # type: ignore[override]
+            if not self.failed:
+                self.failed = True
+                raise ConnectionError("refused")
+            async for chunk in super().reply(turn):
+                yield chunk
+
+    class Backend(OfflineBackend):
+        def customer(self, persona: Any, *, word_delay: float = 0.0) -> Any:
+            return FailsOnce(persona)
+
+    monkeypatch.setattr(handlers.runtime, "backend", Backend(handlers.runtime.settings))
+    await handlers.on_chat_start()
+    await say("Je suis vraiment désolée pour Filou.")
+    failure = next(m for m in page.messages() if "n'a pas pu répondre" in m.get("output", ""))
+    [retry] = [a for a in page.payloads("action") if a["name"] == "retry_reply"]
+    assert retry["label"] == "Réessayer" and retry["forId"] == failure["id"]
+    import chainlit as cl
+
+    await handlers.on_retry(cl.Action(name="retry_reply", payload={}, id=retry["id"]))
+    customer = rows(settings, "select role from coach_messages order by id")
+    assert customer == [("customer",), ("trainee",), ("customer",)]  # the line once, answered
+    await handlers.on_retry(cl.Action(name="retry_reply", payload={}))
+    assert any("a déjà répondu" in t for t in page.texts())  # a stale button, said so
+
+
+async def test_stop_keeps_the_line_and_marks_its_grade(
+    page: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    speaking = asyncio.Event()
+
+    class Slow(ScriptedCustomer):
+        async def reply(self, turn: CustomerTurn) -> Any:  # type: ignore[override]
+            yield "Je... "
+            speaking.set()
+            await asyncio.sleep(3600)
+
+    class Backend(OfflineBackend):
+        def customer(self, persona: Any, *, word_delay: float = 0.0) -> Any:
+            return Slow(persona)
+
+    monkeypatch.setattr(handlers.runtime, "backend", Backend(handlers.runtime.settings))
+    await handlers.on_chat_start()
+    turn = asyncio.create_task(say("Je regarde tout de suite."))
+    await speaking.wait()
+    turn.cancel()  # Chainlit's Stop cancels the message task, then calls on_stop
+    await handlers.on_stop()
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    assert rows(settings, "select turn, mode from coach_grades") == [(1, "ungraded")]
+    assert page.steps()[-1]["name"] == "Non noté"
+    assert "Arrêté avant la note" in page.steps()[-1]["output"]
+    assert any(t.startswith("Arrêté. Votre message est enregistré") for t in page.texts())
 
 
 async def test_a_grade_that_fails_is_shown_as_ungraded(

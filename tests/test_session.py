@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from bot.events import (
 from bot.grader import Grader
 from bot.personas import Persona, load_catalog
 from bot.runtime import Runtime
-from bot.session import EmptyMessageError, SessionClosedError, SessionEngine
+from bot.session import EmptyMessageError, NothingToRetry, SessionClosedError, SessionEngine
 from bot.settings import Settings
 from bot.simulator import CustomerTurn, LLMCustomer, ScriptedCustomer
 from bot.storage import Store
@@ -173,6 +174,102 @@ async def test_a_model_failure_mid_reply_keeps_the_trainee_message(
     rows = db_rows(settings, "select role, content, status from coach_messages order by id")
     assert rows[1] == ("trainee", "Je suis désolée pour Filou.", "complete")
     assert rows[2] == ("customer", "Je...", "partial")
+
+
+class FailingOnce(ScriptedCustomer):
+    """Breaks after a word on its first reply, then answers as the scripted customer."""
+
+    failed = False
+
+    async def reply(self, turn: CustomerTurn) -> Any:  # type: ignore[override]
+        if not self.failed:
+            self.failed = True
+            yield "Je... "
+            raise ConnectionError("refused")
+        async for chunk in super().reply(turn):
+            yield chunk
+
+
+def engine_with(runtime: Runtime, customer: ScriptedCustomer) -> SessionEngine:
+    return SessionEngine(
+        persona=customer.persona,
+        customer=customer,
+        grader=runtime.grader,
+        store=runtime.store,
+        backend_label="test",
+    )
+
+
+async def test_retry_asks_the_customer_again_without_storing_the_line_twice(
+    offline: Runtime, settings: Settings
+) -> None:
+    engine = engine_with(offline, FailingOnce(persona()))
+    await engine.start()
+    with pytest.raises(NothingToRetry):
+        _ = [e async for e in engine.retry_reply()]  # nothing failed yet
+    events = await play(engine, "Je suis désolée pour Filou.")
+    assert any(isinstance(e, Failure) for e in events)
+    retried = [e async for e in engine.retry_reply()]
+    [said] = [e for e in retried if isinstance(e, CustomerSaid)]
+    assert said.status == "complete" and said.turn == 1 and said.content != "Je..."
+    rows = db_rows(settings, "select role, content, status from coach_messages order by id")
+    assert [r[0] for r in rows] == ["customer", "trainee", "customer", "customer"]
+    assert rows[2] == ("customer", "Je...", "partial")  # what came stays on record
+    # The customer sees its full reply, not the broken one.
+    assert [m.content for m in engine.history][-2:] == ["Je suis désolée pour Filou.", said.content]
+    assert db_rows(settings, "select count(*) from coach_grades") == [(1,)]
+    with pytest.raises(NothingToRetry):  # once answered, there is nothing to retry
+        _ = [e async for e in engine.retry_reply()]
+
+
+class Slow(ScriptedCustomer):
+    """Says one word, then takes forever: the trainee presses Stop."""
+
+    speaking: asyncio.Event | None = None
+
+    async def reply(self, turn: CustomerTurn) -> Any:  # type: ignore[override]
+        yield "Je... "
+        if self.speaking is not None:
+            self.speaking.set()
+        await asyncio.sleep(3600)
+
+
+async def test_a_stopped_turn_is_kept_and_marked_and_numbers_stay_unique(
+    offline: Runtime, settings: Settings
+) -> None:
+    slow = Slow(persona())
+    slow.speaking = asyncio.Event()
+    engine = engine_with(offline, slow)
+    await engine.start()
+    seen: list[Event] = []
+
+    async def consume() -> None:
+        async for event in engine.turn("Je comprends, je regarde tout de suite."):
+            seen.append(event)
+
+    task = asyncio.create_task(consume())
+    await slow.speaking.wait()
+    task.cancel()  # what Chainlit's Stop does to the running message task
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    grades = db_rows(settings, "select turn, mode, grade from coach_grades order by id")
+    assert [(g[0], g[1]) for g in grades] == [(1, "ungraded")]
+    assert json.loads(grades[0][2])["note"].startswith("Arrêté avant la note")
+    rows = db_rows(settings, "select role, status from coach_messages order by id")
+    assert rows[1:] == [("trainee", "complete"), ("customer", "partial")]
+
+    # A consumer that stops reading (a closed generator) is the same.
+    engine.customer = ScriptedCustomer(persona())
+    turn = engine.turn("Je suis là pour vous aider.")
+    async for event in turn:
+        if isinstance(event, CustomerChunk):
+            break
+    await turn.aclose()
+    # The next turn gets the next number: no two grades share one.
+    await play(engine, "Je suis désolée pour Filou.")
+    grades = db_rows(settings, "select turn from coach_grades order by id")
+    assert grades == [(1,), (2,), (3,)]
+    assert len(engine.turns) == 3
 
 
 async def test_with_models_reply_and_grade_run_concurrently(settings: Settings) -> None:

@@ -10,7 +10,9 @@ bot/web/dashboard.py. Nothing here computes, words or queries anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +30,7 @@ from bot.errors import CoachError
 from bot.events import (
     CustomerChunk,
     CustomerSaid,
+    Event,
     Failure,
     GradeReady,
     MoodChanged,
@@ -52,6 +55,8 @@ log = logging.getLogger(__name__)
 
 DASHBOARD = "trainer-dashboard"
 RESUME_SETTLE_SECONDS = 1.0
+#: How long a line typed while the chat starts waits for the start.
+START_WAIT_SECONDS = 60.0
 STAFF = ("trainer", "evaluator")
 #: Easy scenarios first in the picker.
 DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}
@@ -227,8 +232,39 @@ async def report_persona_errors(lang: Language) -> None:
         await coach_message(chat_view.persona_errors_markdown(errors, lang), lang).send()
 
 
+def started() -> asyncio.Event:
+    """Set once the chat has started (or resumed): until then typed lines wait.
+
+    The first of the handlers to ask makes it; Chainlit runs them as
+    separate tasks, so a line can arrive before the start has stored anything.
+    """
+    event: asyncio.Event | None = cl.user_session.get("started")
+    if event is None:
+        event = asyncio.Event()
+        cl.user_session.set("started", event)
+    return event
+
+
+async def engine_when_started() -> SessionEngine | None:
+    """This chat's engine, waiting (within a bound) for a start still under way."""
+    engine: SessionEngine | None = cl.user_session.get("engine")
+    if engine is None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(START_WAIT_SECONDS):
+                await started().wait()
+        engine = cl.user_session.get("engine")
+    return engine
+
+
 @cl.on_chat_start
 async def on_chat_start() -> None:
+    try:
+        await start_chat()
+    finally:
+        started().set()
+
+
+async def start_chat() -> None:
     lang = browser_language()
     cl.user_session.set("lang", lang)
     profile = cl.user_session.get("chat_profile")
@@ -260,6 +296,13 @@ async def on_chat_start() -> None:
 
 @cl.on_chat_resume
 async def on_chat_resume(thread: ThreadDict) -> None:
+    try:
+        await resume_chat(thread)
+    finally:
+        started().set()
+
+
+async def resume_chat(thread: ThreadDict) -> None:
     lang = browser_language()
     cl.user_session.set("lang", lang)
     row = await runtime.store.find_by_thread(thread["id"])
@@ -322,7 +365,7 @@ async def give_hint() -> None:
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     lang = session_language()
-    engine: SessionEngine | None = cl.user_session.get("engine")
+    engine = await engine_when_started()
     text = message.content.strip()
     # Typed as text: Chainlit's command chips need a second Enter, which trainees miss.
     command = text[1:].lower() if text.lower() in ("/hint", "/end") else ""
@@ -356,15 +399,55 @@ async def name_thread(engine: SessionEngine, lang: Language) -> None:
 
 
 async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) -> None:
-    persona = engine.persona
-    reply: cl.Message | None = None
     # The grade's step is opened at once, so it sits right under the trainee's
     # message whatever arrives first, and is filled in when the grade is ready.
     grading = cl.Step(
         name=t("grade.grading", lang), type="tool", parent_id=message.id, default_open=False
     )
     await grading.send()
-    async for event in engine.turn(message.content):
+    number = len(engine.turns) + 1
+    try:
+        async with contextlib.aclosing(engine.turn(message.content)) as events:
+            await render(engine, events, lang, grading)
+    except asyncio.CancelledError:
+        # Stop: the engine kept the line and marked its grade; show that.
+        if len(engine.turns) >= number and (grade := engine.turns[number - 1][1]) is not None:
+            await show_grade(grading, grade, lang)
+        raise
+
+
+@cl.action_callback("retry_reply")
+async def on_retry(action: cl.Action) -> None:
+    engine: SessionEngine | None = cl.user_session.get("engine")
+    if engine is None:
+        return
+    lang = session_language()
+    await action.remove()
+    if not engine.can_retry:  # a stale button: the customer has answered since
+        await coach_message(t("session.nothing_to_retry", lang), lang).send()
+        return
+    try:
+        async with contextlib.aclosing(engine.retry_reply()) as events:
+            await render(engine, events, lang, None)
+    except CoachError as exc:
+        await coach_message(str(exc), lang).send()
+
+
+@cl.on_stop
+async def on_stop() -> None:
+    engine: SessionEngine | None = cl.user_session.get("engine")
+    if engine is not None and not engine.ended:
+        lang = session_language()
+        await coach_message(t("session.stopped", lang), lang).send()
+
+
+async def render(
+    engine: SessionEngine, events: AsyncIterator[Event], lang: Language, grading: cl.Step | None
+) -> None:
+    """Show a turn's (or a retried reply's) events as they come."""
+    persona = engine.persona
+    reply: cl.Message | None = None
+    async for event in events:
         match event:
             case CustomerChunk(text=text):
                 if reply is None:
@@ -385,15 +468,18 @@ async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) 
                 else:
                     await reply.send()
                 reply = None
-            case GradeReady(grade=grade):
+            case GradeReady(grade=grade) if grading is not None:
                 await show_grade(grading, grade, lang)
             case MoodChanged(delta=delta, reason=reason):
                 await show_mood(engine, lang, delta=delta, reason=reason)
             case Failure(message=text):
-                await coach_message(chat_view.failure_text(text, lang), lang).send()
+                label = t("actions.retry", lang)
+                retry = cl.Action(name="retry_reply", payload={}, label=label, icon="rotate-ccw")
+                failure = coach_message(chat_view.failure_text(text, lang), lang, actions=[retry])
+                await failure.send()
             case SessionEnded():
                 await finish(engine, event)
-            case TraineeSaid() | SessionStarted():
+            case TraineeSaid() | SessionStarted() | GradeReady():
                 continue  # the trainee's own message is already on screen
 
 
