@@ -16,6 +16,7 @@ always agree.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import lru_cache
 from typing import TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -111,13 +112,19 @@ def met_in_turn(
     goals: Sequence[Goal], language: Language, text: str, grade: Grade | None
 ) -> dict[str, str]:
     """The goals one trainee turn meets, each with the words that show it."""
-    said = said_persona_phrases(text, language, [line for g in goals for line in g.evidence])
+    said = _said(text, language, tuple(line for g in goals for line in g.evidence))
     met: dict[str, str] = {}
     for goal in goals:
         found = next((said[line] for line in goal.evidence if line in said), None)
         if found is not None and all(grade and grade.verdict(c) == "met" for c in goal.needs):
             met[goal.id] = found
     return met
+
+
+@lru_cache(maxsize=4096)
+def _said(text: str, language: Language, lines: tuple[str, ...]) -> dict[str, str]:
+    # Progress is derived from every turn at every turn: each text is read once.
+    return said_persona_phrases(text, language, lines)
 
 
 def progress(goals: Sequence[Goal], language: Language, turns: Sequence[Turn]) -> list[GoalResult]:
