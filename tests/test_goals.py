@@ -351,3 +351,17 @@ def test_no_line_comes_back_while_an_unused_one_fits(seed: int) -> None:
     customer = ScriptedCustomer(p, seed=seed)
     said = [customer.compose("Je comprends.", 1, soothing, p.goals) for _ in range(4)]
     assert not any(line.strip() in s for s in said for line in p.lines.calm)
+
+
+async def test_the_cancellation_of_issue_10_is_heard(offline: Runtime) -> None:
+    """Replayed from the issue: the trainee cancels and dates the refund in one reply,
+    and the customer answered « Vous avez bien compris » as to anything else."""
+    reply = (
+        "C'est fait : j'ai annulé la commande 58-2291, vous serez remboursée sur votre carte "
+        "sous 3 jours ouvrés."
+    )
+    _, said = await play_script(offline, "fr-deuil-chien", [GOOD_FR[0], reply])
+    cancelled, refunded = persona("fr-deuil-chien").goals
+    assert any(line in said[1] for line in cancelled.acknowledgements)
+    assert any(line in said[1] for line in refunded.acknowledgements)
+    assert "Vous avez bien compris" not in said[1]
