@@ -21,7 +21,7 @@ from typing import TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.checks import said_persona_phrases
+from bot.checks import CheckReport, said_persona_phrases
 from bot.lexicon.phrases import parse_phrase
 from bot.rubric import CRITERION_IDS, Grade, Language
 
@@ -109,16 +109,31 @@ def duplicate_ids(goals: Sequence[Goal]) -> list[str]:
 
 
 def met_in_turn(
-    goals: Sequence[Goal], language: Language, text: str, grade: Grade | None
+    goals: Sequence[Goal],
+    language: Language,
+    text: str,
+    grade: Grade | None,
+    report: CheckReport | None = None,
 ) -> dict[str, str]:
-    """The goals one trainee turn meets, each with the words that show it."""
+    """The goals one trainee turn meets, each with the words that show it.
+
+    A goal's ``needs`` are read from the turn's grade, or, before the grade
+    is in (the LLM customer does not wait for it), from the checks' report.
+    """
     said = _said(text, language, tuple(line for g in goals for line in g.evidence))
     met: dict[str, str] = {}
     for goal in goals:
         found = next((said[line] for line in goal.evidence if line in said), None)
-        if found is not None and all(grade and grade.verdict(c) == "met" for c in goal.needs):
+        if found is not None and all(_need_met(c, grade, report) for c in goal.needs):
             met[goal.id] = found
     return met
+
+
+def _need_met(criterion: str, grade: Grade | None, report: CheckReport | None) -> bool:
+    if grade is not None:
+        return grade.verdict(criterion) == "met"
+    finding = report.findings.get(criterion) if report is not None else None
+    return finding is not None and finding.verdict == "met"
 
 
 @lru_cache(maxsize=4096)

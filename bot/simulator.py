@@ -102,6 +102,17 @@ def reactions(report: CheckReport) -> list[str]:
     return out
 
 
+def still_needed(turn: CustomerTurn) -> list[str]:
+    """Calm enough to leave, the labels of the goals still unmet after this turn
+    (read from its checks: the LLM customer does not wait for the grade)."""
+    persona = turn.persona
+    if turn.mood > persona.mood.calm_at or not turn.history:
+        return []
+    text = turn.history[-1].content
+    here = goals.met_in_turn(persona.goals, persona.language, text, None, turn.report)
+    return [g.label for g in goals.open_goals(persona.goals, turn.goals_met | here.keys())]
+
+
 class LLMCustomer:
     """The persona played by a chat model, streamed.
 
@@ -156,6 +167,7 @@ class LLMCustomer:
             band=mood_band(turn.mood),
             reactions=reactions(turn.report),
             dropped=dropped,
+            still_needed=still_needed(turn),
         )
         messages: list[Any] = [("system", system)]
         # The customer is the model ("ai"); the trainee is the user ("human").

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from bot.checks import run_checks
+from bot.conversation import Message
 from bot.errors import PersonaError
 from bot.events import CustomerSaid
 from bot.goals import met_in_turn, progress
@@ -16,7 +18,8 @@ from bot.lexicon.phrases import parse_phrase
 from bot.personas import Persona, load_catalog, load_persona_file
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.simulator import ScriptedCustomer
+from bot.simulator import CustomerTurn, LLMCustomer, ScriptedCustomer, still_needed
+from tests.conftest import fake_chat
 from tests.test_mood import grade
 
 PERSONAS = Path(__file__).resolve().parent.parent / "personas"
@@ -365,3 +368,34 @@ async def test_the_cancellation_of_issue_10_is_heard(offline: Runtime) -> None:
     assert any(line in said[1] for line in cancelled.acknowledgements)
     assert any(line in said[1] for line in refunded.acknowledgements)
     assert "Vous avez bien compris" not in said[1]
+
+
+# --- the LLM customer is told what it still needs, once calm ---------------------------------
+
+
+def llm_turn(text: str, mood: int) -> CustomerTurn:
+    p = persona("fr-deuil-chien")
+    history = [Message(role="customer", content=p.opening), Message(role="trainee", content=text)]
+    return CustomerTurn(p, history, mood, run_checks(text, "fr", history[:1]))
+
+
+def test_a_calm_llm_customer_hears_which_goals_are_still_open() -> None:
+    cancelled, refunded = persona("fr-deuil-chien").goals
+    assert still_needed(llm_turn("J'annule votre commande.", 2)) == [refunded.label]
+    assert still_needed(llm_turn("Je suis désolée.", 2)) == [cancelled.label, refunded.label]
+    assert still_needed(llm_turn("Je suis désolée.", 5)) == []  # not calm: nothing to say yet
+    # The refund's date comes from the checks: the LLM customer does not wait for the grade.
+    done = "J'annule la commande, vous serez remboursée sous 3 jours ouvrés."
+    assert still_needed(llm_turn(done, 2)) == []
+
+
+async def test_the_llm_customer_prompt_says_so_only_when_calm() -> None:
+    async def system_prompt(turn: CustomerTurn) -> str:
+        chat = fake_chat("Bon.")
+        customer = LLMCustomer(turn.persona, chat, 4000)
+        _ = [chunk async for chunk in customer.reply(turn)]
+        return str(chat.calls[0][0].content)
+
+    calm = await system_prompt(llm_turn("J'annule votre commande.", 2))
+    assert "you still need Le remboursement sur sa carte, avec un délai annoncé." in calm
+    assert "you still need" not in await system_prompt(llm_turn("J'annule votre commande.", 5))
