@@ -399,3 +399,24 @@ async def test_the_llm_customer_prompt_says_so_only_when_calm() -> None:
     calm = await system_prompt(llm_turn("J'annule votre commande.", 2))
     assert "you still need Le remboursement sur sa carte, avec un délai annoncé." in calm
     assert "you still need" not in await system_prompt(llm_turn("J'annule votre commande.", 5))
+
+
+@pytest.mark.parametrize(
+    ("pid", "text", "met"),
+    [
+        # Asking about what went wrong is not offering the fix.
+        ("en-abusive-caller", "Which slot did you have on Tuesday between 8 and 12?", set()),
+        ("en-abusive-caller", "What credit card did you pay with?", set()),
+        (
+            "en-abusive-caller",
+            "I've booked you a slot on Thursday between 10 and 12.",
+            {"firm_slot"},
+        ),
+        ("fr-rappel-superviseur", "La réparation était prévue le 10, c'est ça ?", set()),
+    ],
+)
+def test_evidence_is_specific_to_what_the_customer_needs(
+    pid: str, text: str, met: set[str]
+) -> None:
+    p = persona(pid)
+    assert set(met_in_turn(p.goals, p.language, text, grade(concrete_timeline="met"))) == met
