@@ -115,6 +115,7 @@ class Socket:
         origin: str | None = None,
         transport: str = "websocket",
         profile: str = "fr-deuil-chien",
+        thread_id: str | None = None,
     ) -> None:
         headers = {"Origin": origin or self.app.url}
         if token:
@@ -127,7 +128,7 @@ class Socket:
                 "userEnv": "{}",
                 "clientType": "webapp",
                 "chatProfile": profile,
-                "threadId": None,
+                "threadId": thread_id,
             },
             socketio_path="/ws/socket.io",
             transports=[transport],
