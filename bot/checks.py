@@ -198,9 +198,10 @@ class _Turn:
 
     def persona_phrases(self, lines: Sequence[str]) -> dict[str, str]:
         """Which of a persona's phrase lines (``bot/lexicon/phrases.py``) the
-        trainee says, each with its words as typed: not quoted, and not denied
+        trainee says, each with its words as typed: not quoted, not denied
         earlier in its clause or inside it (« je ne peux pas annuler la
-        commande », "the order is not cancelled")."""
+        commande », "the order is not cancelled"), and not in a question or a
+        reformulation of the customer's words."""
         phrases = [p for p in map(parse_phrase, lines) if p is not None]
         lemma_words = frozenset(w for p in phrases if p.lemmas for w in p.words)
         lemmas = (
@@ -225,8 +226,19 @@ class _Turn:
                 start, end = lemmas.index[start], lemmas.index[end - 1] + 1
             if any(a <= start < b for a, b in quoted) or self._denied(start, end):
                 continue
+            if self._asked_or_restated(start):
+                continue
             return start, end
         return None
+
+    def _asked_or_restated(self, position: int) -> bool:
+        """The sentence asks (« voulez-vous que j'annule ? ») or restates what
+        the customer said (« si je comprends bien, vous voulez annuler ... »):
+        neither is the trainee doing it."""
+        sentence_start, sentence_end = self.folded.sentence_bounds(position)
+        if self.folded.text[sentence_end : sentence_end + 1] == "?":
+            return True
+        return any(sentence_start <= m.start < position for m in self.find("reformulation"))
 
     def _denied(self, start: int, end: int) -> bool:
         """A denial stands inside the span, or just before it in its clause."""

@@ -44,7 +44,9 @@ class Goal(BaseModel):
         "line, any of them counts. Words in order within one sentence, a few other words "
         "allowed between them, no case or accents; a line starting with '~' matches every "
         "inflection ('~ cancel order' matches 'I've cancelled your order'). A denial "
-        "before it in its clause ('I can't cancel the order') does not count.",
+        "before it in its clause ('I can't cancel the order'), a question ('shall I "
+        "cancel it?') or a reformulation ('so you want to cancel the order') does not "
+        "count.",
         json_schema_extra={"minItems": 1},
     )
     needs: list[str] = Field(

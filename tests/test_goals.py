@@ -139,6 +139,10 @@ def test_validate_prints_one_line_per_broken_goal(tmp_path: Path) -> None:
         ("Ne vous inquiétez pas, j'annule la commande.", {"order_cancelled"}),
         # Quoted speech is not what the trainee does.
         ("Vous m'avez dit « annulez la commande », c'est ça ?", set()),
+        # Nor is asking, or restating what the customer wants.
+        ("Voulez-vous que j'annule la commande ?", set()),
+        ("Si je comprends bien, vous voulez annuler la commande avant l'envoi.", set()),
+        ("Si je comprends bien, c'est pour Filou. J'annule la commande.", {"order_cancelled"}),
         # A refund needs its date: the turn's grade must meet concrete_timeline.
         ("Je vous rembourse sur votre carte.", set()),
         ("Quel est votre numéro de commande ?", set()),
@@ -167,6 +171,8 @@ def test_a_goal_that_needs_a_criterion_is_met_only_with_it() -> None:
         # Passing the ball is not checking.
         ("You'll need to contact the courier yourself.", set()),
         ("I can't redirect it, I'm afraid.", set()),
+        ("Would you like me to redirect it to your sister's for Saturday?", set()),
+        ("So what you're saying is it should be redirected to your sister's by Saturday.", set()),
         ("I'll redirect it to your sister's for Saturday morning.", {"plan_before_friday"}),
     ],
 )

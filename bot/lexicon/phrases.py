@@ -11,6 +11,9 @@ cover the ways people say it:
 - a line starting with ``~`` matches the words' lemmas, so every inflection
   counts (« ~ annuler commande » matches « j'ai annulé votre commande »,
   « la commande est annulée » needs « ~ commande annuler »).
+
+Where a line counts (not quoted, not denied, not asked, not a reformulation)
+is the checks' rule: ``checks.said_persona_phrases``.
 """
 
 from __future__ import annotations
