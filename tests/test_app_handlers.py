@@ -89,6 +89,16 @@ def rows(settings: Settings, query: str) -> list[tuple[Any, ...]]:
         return conn.execute(query).fetchall()
 
 
+def use_customer(monkeypatch: pytest.MonkeyPatch, customer: type[ScriptedCustomer]) -> None:
+    """The app's customer is ``customer`` (a scripted one that misbehaves)."""
+
+    class Backend(OfflineBackend):
+        def customer(self, persona: Any, *, word_delay: float = 0.0) -> Any:
+            return customer(persona)
+
+    monkeypatch.setattr(handlers.runtime, "backend", Backend(handlers.runtime.settings))
+
+
 async def say(text: str) -> None:
     import chainlit as cl
 
@@ -119,11 +129,7 @@ async def test_a_model_failure_mid_reply_keeps_the_message_and_says_so(
             yield "Je... "
             raise ConnectionError("the model server went away")
 
-    class FailingBackend(OfflineBackend):
-        def customer(self, persona: Any, *, word_delay: float = 0.0) -> Any:
-            return Failing(persona)
-
-    monkeypatch.setattr(handlers.runtime, "backend", FailingBackend(handlers.runtime.settings))
+    use_customer(monkeypatch, Failing)
     await handlers.on_chat_start()
     await say("Je suis vraiment désolée pour Filou.")
     assert rows(
@@ -169,11 +175,7 @@ async def test_a_failed_reply_offers_retry_and_the_retry_answers(
             async for chunk in super().reply(turn):
                 yield chunk
 
-    class Backend(OfflineBackend):
-        def customer(self, persona: Any, *, word_delay: float = 0.0) -> Any:
-            return FailsOnce(persona)
-
-    monkeypatch.setattr(handlers.runtime, "backend", Backend(handlers.runtime.settings))
+    use_customer(monkeypatch, FailsOnce)
     await handlers.on_chat_start()
     await say("Je suis vraiment désolée pour Filou.")
     failure = next(m for m in page.messages() if "n'a pas pu répondre" in m.get("output", ""))
@@ -199,11 +201,7 @@ async def test_stop_keeps_the_line_and_marks_its_grade(
             speaking.set()
             await asyncio.sleep(3600)
 
-    class Backend(OfflineBackend):
-        def customer(self, persona: Any, *, word_delay: float = 0.0) -> Any:
-            return Slow(persona)
-
-    monkeypatch.setattr(handlers.runtime, "backend", Backend(handlers.runtime.settings))
+    use_customer(monkeypatch, Slow)
     await handlers.on_chat_start()
     turn = asyncio.create_task(say("Je regarde tout de suite."))
     await speaking.wait()
