@@ -56,6 +56,20 @@ def db_rows(settings: Settings, query: str) -> list[tuple[Any, ...]]:
         return conn.execute(query).fetchall()
 
 
+def engine_with(
+    runtime: Runtime, customer: ScriptedCustomer, reply_deadline: float | None = None
+) -> SessionEngine:
+    """An engine on ``runtime``'s grader and store with ``customer`` playing."""
+    return SessionEngine(
+        persona=customer.persona,
+        customer=customer,
+        grader=runtime.grader,
+        store=runtime.store,
+        backend_label="test",
+        reply_deadline=reply_deadline,
+    )
+
+
 @pytest.fixture
 async def offline(settings: Settings) -> Any:
     runtime = Runtime.create(settings)
@@ -158,13 +172,7 @@ class ExplodingCustomer(ScriptedCustomer):
 async def test_a_model_failure_mid_reply_keeps_the_trainee_message(
     offline: Runtime, settings: Settings
 ) -> None:
-    engine = SessionEngine(
-        persona=persona(),
-        customer=ExplodingCustomer(persona()),
-        grader=offline.grader,
-        store=offline.store,
-        backend_label="test",
-    )
+    engine = engine_with(offline, ExplodingCustomer(persona()))
     await engine.start()
     events = await play(engine, "Je suis désolée pour Filou.")
     failure = next(e for e in events if isinstance(e, Failure))
@@ -188,16 +196,6 @@ class FailingOnce(ScriptedCustomer):
             raise ConnectionError("refused")
         async for chunk in super().reply(turn):
             yield chunk
-
-
-def engine_with(runtime: Runtime, customer: ScriptedCustomer) -> SessionEngine:
-    return SessionEngine(
-        persona=customer.persona,
-        customer=customer,
-        grader=runtime.grader,
-        store=runtime.store,
-        backend_label="test",
-    )
 
 
 async def test_retry_asks_the_customer_again_without_storing_the_line_twice(
@@ -379,14 +377,7 @@ class StallingCustomer(ScriptedCustomer):
 async def test_a_stalled_reply_ends_at_its_deadline_and_the_message_stays(
     offline: Runtime, settings: Settings
 ) -> None:
-    engine = SessionEngine(
-        persona=persona(),
-        customer=StallingCustomer(persona()),
-        grader=offline.grader,
-        store=offline.store,
-        backend_label="test",
-        reply_deadline=0.3,
-    )
+    engine = engine_with(offline, StallingCustomer(persona()), reply_deadline=0.3)
     await engine.start()
     started = asyncio.get_running_loop().time()
     events = await asyncio.wait_for(play(engine, "Je suis désolée pour Filou."), 10)
