@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     grader_attempts: int = Field(
         default=3, ge=1, description="Attempts at a valid grade before it is 'ungraded'."
     )
+    typing_delay_seconds: float = Field(
+        default=0.02,
+        ge=0,
+        le=2,
+        description="Web app: seconds between the words of the offline customer's reply, "
+        "so it types as a model would.",
+    )
     history_token_budget: int = Field(
         default=1500,
         ge=200,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from unittest.mock import AsyncMock, Mock
@@ -316,3 +317,22 @@ async def test_a_trainee_cannot_open_a_transcript(page: Browser) -> None:
     before = len(page.messages())
     await handlers.open_session(cl.Action(name="open_session", payload={"session": row.id}))
     assert len(page.messages()) == before
+
+
+async def test_lines_play_in_the_order_they_arrived() -> None:
+    from bot.web import arrival
+
+    played: list[str] = []
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    arrival.arrived("chat-1", first)
+    arrival.arrived("chat-1", second)
+
+    async def line(message_id: str) -> None:
+        async with arrival.in_turn("chat-1", message_id):
+            await asyncio.sleep(0.01)
+            played.append(message_id)
+
+    # The second line's handler gets going first (its database work was quicker).
+    await asyncio.gather(line(second), line(first))
+    assert played == [first, second]
+    assert "chat-1" not in arrival._chats  # nothing kept once the lines are done

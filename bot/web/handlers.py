@@ -22,6 +22,7 @@ from chainlit.config import FILES_DIRECTORY
 from chainlit.config import config as chainlit_config
 from chainlit.data import get_data_layer
 from chainlit.oauth_providers import get_configured_oauth_providers
+from chainlit.server import sio as chainlit_sio
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 from fastapi import Request, Response
@@ -46,7 +47,7 @@ from bot.runtime import Runtime
 from bot.session import SessionEngine
 from bot.settings import get_settings
 from bot.users import Accounts, SignInLimited, SignInLimiter
-from bot.web import chat_view, dashboard, debrief_view, security, transcripts
+from bot.web import arrival, chat_view, dashboard, debrief_view, security, transcripts
 from bot.web.credentials import STAMP, Credentials
 from bot.web.data_layer import CoachDataLayer
 from bot.web.element_store import ElementStore
@@ -113,6 +114,7 @@ def _policy() -> security.Policy:
 
 
 security.install(_policy(), credentials)
+arrival.install(chainlit_sio)  # outermost: a line is noted before the token check awaits
 
 
 @cl.password_auth_callback
@@ -281,7 +283,7 @@ async def start_chat() -> None:
         persona,
         user_id=user.identifier if user else None,
         # The scripted customer types like a model would; a model streams anyway.
-        word_delay=0.02,
+        word_delay=runtime.settings.typing_delay_seconds,
     )
     await engine.start(thread_id=cl.context.session.thread_id)
     cl.user_session.set("engine", engine)
@@ -364,6 +366,12 @@ async def give_hint() -> None:
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
+    # Lines sent back to back are played in the order they were sent.
+    async with arrival.in_turn(cl.context.session.id, message.id):
+        await handle_line(message)
+
+
+async def handle_line(message: cl.Message) -> None:
     lang = session_language()
     engine = await engine_when_started()
     text = message.content.strip()
