@@ -12,7 +12,8 @@ import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Protocol
 
 from bot import goals, guard, mood, prompts
 from bot.checks import CheckReport
@@ -157,24 +158,43 @@ class LLMCustomer:
     def opening(self) -> str:
         return self.persona.opening.strip()
 
-    async def reply(self, turn: CustomerTurn) -> AsyncIterator[str]:
-        kept, dropped = trim_in_blocks(turn.history, self.history_budget)
-        system = prompts.render(
+    @cached_property
+    def system_prompt(self) -> str:
+        """The persona, the mood scale and the rules: the same text for every
+        turn of the session, so a provider's prompt cache covers it and the
+        history after it (``prompts/customer.md``)."""
+        return prompts.render(
             "customer",
             persona=self.persona,
             language_name=LANGUAGE_NAMES[self.persona.language],
+        )
+
+    def turn_note(self, turn: CustomerTurn, dropped: int) -> str:
+        """What changes turn to turn (mood, reactions, open goals, trimmed messages), sent
+        after the history as the last message (``prompts/customer_turn.md``)."""
+        return prompts.render(
+            "customer_turn",
             mood=turn.mood,
             band=mood_band(turn.mood),
             reactions=reactions(turn.report),
             dropped=dropped,
             still_needed=still_needed(turn),
         )
-        messages: list[Any] = [("system", system)]
-        # The customer is the model ("ai"); the trainee is the user ("human").
-        for message in kept:
-            messages.append(("ai" if message.role == "customer" else "human", message.content))
-        if messages[-1][0] != "human":  # pragma: no cover - the engine always ends on the trainee
+
+    def prompt_messages(self, turn: CustomerTurn) -> list[tuple[str, str]]:
+        """The messages sent to the model for ``turn``: the session's fixed
+        system prompt, the history within the budget, then the turn's note."""
+        kept, dropped = trim_in_blocks(turn.history, self.history_budget)
+        if not kept or kept[-1].role != "trainee":  # pragma: no cover - the engine ends on one
             raise ValueError("the customer replies to a trainee message")
+        messages = [("system", self.system_prompt)]
+        # The customer is the model ("ai"); the trainee is the user ("human").
+        messages += [("ai" if m.role == "customer" else "human", m.content) for m in kept]
+        messages.append(("system", self.turn_note(turn, dropped)))
+        return messages
+
+    async def reply(self, turn: CustomerTurn) -> AsyncIterator[str]:
+        messages = self.prompt_messages(turn)
         if getattr(self.model, "cache", None) is not None:
             # Recorded (eval) runs: LangChain's cache serves invoke, not stream.
             result = await self.model.ainvoke(messages)

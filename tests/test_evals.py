@@ -306,7 +306,7 @@ def test_the_recorded_llm_suites_replay_offline_and_pass() -> None:
     assert llm["adversarial"] == []
     personas = report["suites"]["personas-llm"]["metrics"]
     # Two runs (good, bad) per persona listed in evals/suites.yaml.
-    assert personas["violations"] == 0 and personas["runs"] == 2
+    assert personas["violations"] == 0 and personas["runs"] == 4
 
 
 def test_record_missing_refuses_other_settings_than_the_recordings() -> None:

@@ -396,15 +396,18 @@ def test_a_calm_llm_customer_hears_which_goals_are_still_open() -> None:
 
 
 async def test_the_llm_customer_prompt_says_so_only_when_calm() -> None:
-    async def system_prompt(turn: CustomerTurn) -> str:
+    async def prompt(turn: CustomerTurn) -> tuple[str, str]:
+        """The system prompt and the turn's note (the last message)."""
         chat = fake_chat("Bon.")
         customer = LLMCustomer(turn.persona, chat, 4000)
         _ = [chunk async for chunk in customer.reply(turn)]
-        return str(chat.calls[0][0].content)
+        return str(chat.calls[0][0].content), str(chat.calls[0][-1].content)
 
-    calm = await system_prompt(llm_turn("J'annule votre commande.", 2))
+    system, calm = await prompt(llm_turn("J'annule votre commande.", 2))
     assert "you still need Le remboursement sur sa carte, avec un délai annoncé." in calm
-    assert "you still need" not in await system_prompt(llm_turn("J'annule votre commande.", 5))
+    assert "you are not satisfied yet" not in system  # the same bytes all session
+    _, upset = await prompt(llm_turn("J'annule votre commande.", 5))
+    assert "you are not satisfied yet" not in upset
 
 
 @pytest.mark.parametrize(

@@ -301,10 +301,12 @@ async def test_with_models_reply_and_grade_run_concurrently(settings: Settings) 
     assert len(chunks) > 1
     mood = next(e for e in seen if isinstance(e, MoodChanged))
     assert (mood.before, mood.after) == (7, 6)
-    # The customer model got the persona, the mood and the checks' reaction.
-    system = customer_chat.calls[0][0].content
-    assert "Monique" in system and "is 7" in system and "the agent apologised" in system
-    assert customer_chat.calls[0][-1].content == "Je suis désolée pour Filou, vraiment."
+    # The customer model got the persona, then the trainee's line, then the
+    # turn's note: the mood and the checks' reaction.
+    system, *_, trainee, note = customer_chat.calls[0]
+    assert "Monique" in system.content
+    assert trainee.content == "Je suis désolée pour Filou, vraiment."
+    assert "is 7 of 10" in note.content and "the agent apologised" in note.content
     await store.close()
 
 
