@@ -8,6 +8,7 @@ asserted anywhere):
   customer, grade, mood) against a real SQLite file;
 - trimming a 40-turn history to the token budget;
 - peak Python memory over a 40-turn offline session;
+- the customer prompt's layout for prompt caching (``bot/bench_prompt.py``);
 - cold start: the wall time of ``coach grade --checks-only`` on one case and of
   ``coach personas validate``, each a fresh process, as a user runs them
   (what the command line imports before it does anything shows up here).
@@ -24,6 +25,7 @@ import time
 import tracemalloc
 from typing import Any
 
+from bot.bench_prompt import run_prompt_bench
 from bot.cases import Case, load_cases
 from bot.checks import run_checks
 from bot.conversation import Message
@@ -210,6 +212,7 @@ def run_bench(settings: Settings, *, rounds: int = 5, turns: int = 40) -> dict[s
     session = asyncio.run(bench_session(settings, turns))
     trim = bench_trim(settings.history_token_budget, rounds * 20)
     cold_start = bench_cold_start(rounds)
+    customer_prompt = asyncio.run(run_prompt_bench(settings, turns))
     return {
         "checks": checks,
         "offline_turn": session,
@@ -219,4 +222,5 @@ def run_bench(settings: Settings, *, rounds: int = 5, turns: int = 40) -> dict[s
             checks["median_ms_per_turn"] / session["median_ms_per_turn"], 3
         ),
         "cold_start": cold_start,
+        "customer_prompt": customer_prompt,
     }

@@ -306,7 +306,9 @@ class SessionEngine:
             yield Failure(turn=number, where="customer", message=message)
             return
         reviewed = self.customer.review(content, turn.mood)
-        await self.store.add_message(self.session_id, "customer", reviewed.content)
+        await self.store.add_message(
+            self.session_id, "customer", reviewed.content, usage=reviewed.usage
+        )
         self.history.append(Message(role="customer", content=reviewed.content))
         yield CustomerSaid(
             turn=number,

@@ -25,6 +25,7 @@ from bot.personas import Fact, Persona
 from bot.rubric import CRITERIA, LANGUAGE_NAMES, Grade
 from bot.text import fold
 from bot.tokens import trim_in_blocks
+from bot.usage import ModelUsage, add_usage, usage_of
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,6 +63,8 @@ class Reviewed:
     replaced: bool = False
     #: Why it was replaced (the guard's findings), for logs and evals.
     findings: tuple[str, ...] = ()
+    #: What the model server said the reply used (None: authored, or not reported).
+    usage: ModelUsage | None = None
 
 
 class Customer(Protocol):
@@ -138,18 +141,19 @@ class LLMCustomer:
         #: Where the guard's lists are (None: no guard).
         self.guard_dir = guard_dir
         self._authored = ScriptedCustomer(persona, seed=seed)
+        #: The server's usage for the reply last streamed (one reply at a time per session).
+        self._usage: ModelUsage | None = None
 
     def review(self, content: str, mood: int) -> Reviewed:
-        if self.guard_dir is None:
-            return Reviewed(content)
-        found = guard.violations(content, self.persona, self.guard_dir)
+        found = guard.violations(content, self.persona, self.guard_dir) if self.guard_dir else []
         if not found:
-            return Reviewed(content)
+            return Reviewed(content, usage=self._usage)
         log.warning("customer line replaced (%s): %r", found[0].kind, content[:120])
         return Reviewed(
             self._authored.line_for_mood(mood),
             replaced=True,
             findings=tuple(f"{v.kind}: {v.matched}" for v in found),
+            usage=self._usage,
         )
 
     def closing_line(self, reason: MoodEnd) -> str:
@@ -195,15 +199,18 @@ class LLMCustomer:
 
     async def reply(self, turn: CustomerTurn) -> AsyncIterator[str]:
         messages = self.prompt_messages(turn)
+        self._usage = None
         if getattr(self.model, "cache", None) is not None:
             # Recorded (eval) runs: LangChain's cache serves invoke, not stream.
             result = await self.model.ainvoke(messages)
+            self._usage = usage_of(result)
             if isinstance(result.content, str) and result.content:
                 yield result.content
             return
         provider, finished, said = None, False, False
         try:
             async for chunk in self.model.astream(messages):
+                self._usage = add_usage(self._usage, usage_of(chunk))
                 meta = chunk.response_metadata or {}
                 provider = provider or meta.get("model_provider")
                 finished = finished or bool(meta.get("finish_reason"))

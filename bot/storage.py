@@ -64,6 +64,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.errors import StorageError
 from bot.rubric import Grade
+from bot.usage import ModelUsage
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,24 @@ class MessageRow(Base):
     content: Mapped[str] = mapped_column(Text)
     #: complete; partial (a reply cut by a failure); failed (nothing came).
     status: Mapped[str] = mapped_column(String(10), default="complete")
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class UsageRow(Base):
+    """What the model server reported for one model-written message (today the
+    customer's replies): prompt tokens, how many of them its prompt cache
+    served, completion tokens."""
+
+    __tablename__ = "coach_usage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("coach_sessions.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("coach_messages.id"), unique=True)
+    #: Which chain made the call ("customer").
+    chain: Mapped[str] = mapped_column(String(12))
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    cached_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
@@ -241,12 +260,31 @@ class Store:
         return session_id
 
     async def add_message(
-        self, session_id: str, role: str, content: str, status: str = "complete"
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        status: str = "complete",
+        *,
+        usage: ModelUsage | None = None,
     ) -> int:
+        """Store a message, with the server's usage for it when a model wrote it
+        (in the same transaction: one write per message)."""
         async with self._write() as db:
             row = MessageRow(session_id=session_id, role=role, content=content, status=status)
             db.add(row)
             await db.flush()
+            if usage is not None:
+                db.add(
+                    UsageRow(
+                        session_id=session_id,
+                        message_id=row.id,
+                        chain=role,
+                        prompt_tokens=usage.prompt_tokens,
+                        cached_tokens=usage.cached_tokens,
+                        completion_tokens=usage.completion_tokens,
+                    )
+                )
             return row.id
 
     async def add_grade(
@@ -372,6 +410,12 @@ class Store:
                 )
             )
         return StoredSession(row, messages, turns)
+
+    async def usage_for_session(self, session_id: str) -> list[UsageRow]:
+        """The server's usage for each model-written message of a session, in order."""
+        async with self._sessions() as db:
+            query = select(UsageRow).where(UsageRow.session_id == session_id)
+            return list((await db.scalars(query.order_by(UsageRow.message_id))).all())
 
     async def find_by_thread(self, thread_id: str) -> SessionRow | None:
         async with self._sessions() as db:

@@ -31,8 +31,13 @@ def _encoding() -> tiktoken.Encoding:
     return tiktoken.get_encoding(ENCODING)
 
 
+def encode(text: str) -> list[int]:
+    """``text`` as tokens (special tokens' names read as plain text)."""
+    return _encoding().encode(text, disallowed_special=())
+
+
 def count_tokens(text: str) -> int:
-    return len(_encoding().encode(text, disallowed_special=()))
+    return len(encode(text))
 
 
 @lru_cache(maxsize=4096)

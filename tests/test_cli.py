@@ -219,8 +219,13 @@ def test_bench_prints_figures() -> None:
     assert set(cold) == {"grade_checks_only", "personas_validate"}
     assert all(m["rounds"] == 1 and m["median_s"] > 0 for m in cold.values())
     assert cold["grade_checks_only"]["command"] == "coach grade --checks-only -"
+    prompt = figures["customer_prompt"]
+    assert prompt["layout"]["turns"] == prompt["naive"]["turns"] == 4
+    assert prompt["layout"]["system_identical"] == 3 and prompt["naive"]["system_identical"] == 0
+    assert prompt["server"]["turns_stored"] == 4
     printed = coach("bench", "--rounds", "1", "--turns", "2")
     assert "cold start" in printed.stdout and "coach personas validate" in printed.stdout
+    assert "system prompt byte-identical turn to turn      1 of 1" in printed.stdout
 
 
 #: What the quick commands must not load: the web app, the database layer,
