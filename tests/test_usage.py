@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
 
 from bot.personas import Persona, load_catalog
@@ -14,6 +15,7 @@ from bot.settings import Settings
 from bot.storage import Store
 from bot.testing.openai_server import Behaviour, FaultServer
 from bot.usage import ModelUsage, add_usage, usage_of
+from tests.test_postgres import postgres_url as postgres_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,8 +52,15 @@ def test_usage_adds_up_over_chunks() -> None:
     assert add_usage(ModelUsage(10, 4, 1), ModelUsage(0, 0, 2)) == ModelUsage(10, 4, 3)
 
 
-async def test_stored_usage_goes_with_its_message(settings: Settings) -> None:
-    store = Store(settings.resolved_database_url)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, settings: Settings) -> str:
+    if request.param == "sqlite":
+        return settings.resolved_database_url
+    return str(request.getfixturevalue("postgres_url"))
+
+
+async def test_stored_usage_goes_with_its_message(database_url: str) -> None:
+    store = Store(database_url)
     await store.init()
     try:
         sid = await store.create_session(persona_id="p", language="en", backend="b", mood=5)
