@@ -323,6 +323,25 @@ def test_record_missing_refuses_other_settings_than_the_recordings() -> None:
     assert "grader_model" in run.stderr and run.stderr.count("\n") == 1
 
 
+def test_a_dead_model_server_fails_the_persona_suite() -> None:
+    """Every reply and grade failing is no pass (it once was, and a recording
+    against a server that was down looked complete)."""
+    run = coach(
+        "eval",
+        "--live",
+        "--suite",
+        "personas",
+        "--no-reports",
+        "--json",
+        env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "COACH_MAX_RETRIES": "0"},
+    )
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    suite = report["suites"]["personas-llm"]
+    assert suite["metrics"]["model_failures"] > 0
+    assert any("model calls failed" in failure for failure in suite["failures"])
+
+
 def write_cases(path: Path, *cases: dict[str, Any]) -> Path:
     path.write_text("\n".join(json.dumps(c) for c in cases) + "\n", encoding="utf-8")
     return path

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot import guard
 from bot.errors import EvalError
-from bot.events import CustomerSaid, Event
+from bot.events import CustomerSaid, Event, Failure, GradeReady
 from bot.personas import Persona
 from bot.rubric import Language
 from bot.session import SessionEngine
@@ -88,6 +88,9 @@ class PersonaRun:
     guarded: list[str] = field(default_factory=list)
     #: The persona's goals the trainee reached.
     goals: list[str] = field(default_factory=list)
+    #: Model calls that failed (a customer reply that never came, a grade left
+    #: ungraded): a run with any proves nothing, and a recording is incomplete.
+    model_failures: list[str] = field(default_factory=list)
     #: Set when the run itself could not complete.
     error: str | None = None
 
@@ -118,6 +121,7 @@ class PersonaRun:
             and not self.satisfied_unsolved
             and not self.solved_unsatisfied
             and not self.violations
+            and not self.model_failures
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -132,6 +136,7 @@ class PersonaRun:
             "solved_unsatisfied": self.solved_unsatisfied,
             "goals": self.goals,
             "violations": self.violations,
+            "model_failures": self.model_failures,
             "guarded": self.guarded,
             "passed": self.passed,
             "error": self.error,
@@ -159,6 +164,10 @@ async def play_persona(
                     {"kind": v.kind, "matched": v.matched, "line": content}
                     for v in guard.violations(content, persona, lexicon_dir)
                 ]
+            case Failure(message=message):
+                run.model_failures.append(message)
+            case GradeReady(grade=grade) if grade.mode == "ungraded":
+                run.model_failures.append(grade.note or "ungraded")
             case _:
                 return  # grades, moods and chunks: the suite reads them from the engine
 
@@ -208,6 +217,7 @@ def persona_metrics(runs: Sequence[PersonaRun]) -> dict[str, Any]:
         "satisfied_unsolved": sum(r.satisfied_unsolved for r in runs),
         "solved_unsatisfied": sum(r.solved_unsatisfied for r in runs),
         "violations": sum(len(r.violations) for r in runs),
+        "model_failures": sum(len(r.model_failures) for r in runs),
         "guarded": sum(len(r.guarded) for r in runs),
         "by_kind": {
             kind: sum(1 for r in runs for v in r.violations if v["kind"] == kind)

@@ -120,6 +120,11 @@ def check_personas(metrics: dict[str, Any], limits: PersonaThresholds) -> list[s
         failures.append(
             f"{metrics['solved_unsatisfied']} runs that met the goals did not end satisfied > 0"
         )
+    if metrics.get("model_failures"):
+        failures.append(
+            f"{metrics['model_failures']} model calls failed (a reply that never came or an "
+            "ungraded turn): check the model server; a recording made so is incomplete"
+        )
     if metrics["violations"] > limits.max_violations:
         failures.append(
             f"{metrics['violations']} customer lines out of character, revealing "
