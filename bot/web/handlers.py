@@ -47,7 +47,7 @@ from bot.runtime import Runtime
 from bot.session import SessionEngine
 from bot.settings import get_settings
 from bot.users import Accounts, SignInLimited, SignInLimiter
-from bot.web import arrival, chat_view, dashboard, debrief_view, security, transcripts
+from bot.web import arrival, chat_view, dashboard, debrief_view, security, stop, transcripts
 from bot.web.credentials import STAMP, Credentials
 from bot.web.data_layer import CoachDataLayer
 from bot.web.element_store import ElementStore
@@ -113,6 +113,7 @@ def _policy() -> security.Policy:
     )
 
 
+stop.install(chainlit_sio)  # before the checks, which wrap it
 security.install(_policy(), credentials)
 arrival.install(chainlit_sio)  # outermost: a line is noted before the token check awaits
 

@@ -69,7 +69,7 @@ async def test_back_to_back_lines_and_stop_keep_every_line_numbered_once(
     socket = await app.open_chat(app.token("trainee1"))
     try:
         await socket.start_chat()
-        await socket.wait_for(lambda: ends(socket) >= 2, within=60)  # the start's two
+        await socket.wait_started()
         # Two lines at once: the second waits for the first, then plays.
         await socket.say("I'm sorry for the wait, let me look into it.")
         await socket.say("I understand how stressful this is.")
@@ -108,6 +108,7 @@ async def test_back_to_back_lines_and_stop_keep_every_line_numbered_once(
         _, mode, grade, _ = grades[-1]
         assert mode == "ungraded" and "Stopped before the grade" in json.loads(grade)["note"]
         assert any("Stopped. Your message is saved" in text for text in socket.outputs())
+        assert not any("Task manually stopped" in text for text in socket.outputs())
         report("back-to-back lines, then Stop", turns="1, 2, 3", stopped_turn=mode)
     finally:
         await socket.close()
@@ -119,7 +120,7 @@ async def test_kill_9_after_lines_are_stored_loses_no_thread(app: ReliabilityApp
     lines = [f"Let me look into that for you ({i})." for i in range(5)]
     for socket, text in zip(sockets, lines, strict=True):
         await socket.start_chat()
-        await socket.wait_for(lambda s=socket: len(s.outputs()) >= 2, within=60)  # type: ignore[misc]
+        await socket.wait_started()
         await socket.say(text)
 
     async def all_stored() -> bool:

@@ -107,9 +107,7 @@ async def test_fifty_sessions_with_faulty_model_lose_nothing(
         socket = await app.open_chat(tokens[i % ACCOUNTS])
         try:
             await socket.start_chat()
-            # Started: the start event's and the start handler's task ends.
-            await socket.wait_for(lambda: ends(socket) >= 2, within=120)
-            await socket.wait_for(lambda: len(socket.outputs()) >= 2, within=120)
+            await socket.wait_started(within=120)
             for n in range(TURNS):
                 done = ends(socket)
                 await socket.say(line(i, n))

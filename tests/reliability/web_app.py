@@ -71,8 +71,8 @@ class ReliabilityApp(App):
 
 
 def ends(socket: Socket) -> int:
-    """How many message tasks the app has finished on this socket."""
-    return sum(1 for event, _ in socket.events if event == "task_end")
+    """How many tasks the app has finished on this socket."""
+    return socket.task_ends()
 
 
 async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:

@@ -138,6 +138,14 @@ class Socket:
     async def start_chat(self) -> None:
         await self.client.emit("connection_successful")
 
+    def task_ends(self) -> int:
+        """How many tasks the app has finished on this socket (Chainlit's task_end)."""
+        return sum(1 for event, _ in self.events if event == "task_end")
+
+    async def wait_started(self, within: float = 60) -> None:
+        """Until the chat has started: the start event's and the start handler's task ends."""
+        await self.wait_for(lambda: self.task_ends() >= 2, within=within)
+
     async def say(self, text: str) -> str:
         message_id = str(uuid.uuid4())
         await self.client.emit(

@@ -47,7 +47,7 @@ async def test_editing_a_message_is_refused(app: App, sockets: Any) -> None:
     page = sockets()
     await page.connect(app.token("bob"))
     await page.start_chat()
-    await page.wait_for(lambda: len(page.outputs()) >= 2)
+    await page.wait_started()
     said = "Je suis sincèrement désolée pour Filou."
     message_id = await page.say(said)
     await page.wait_for(lambda: any("Note" in o or "noté" in o for o in page.outputs()))

@@ -81,7 +81,7 @@ async def test_an_open_socket_is_dropped_at_its_next_event(app: App, sockets: An
     page = sockets()
     await page.connect(token)
     await page.start_chat()
-    await page.wait_for(lambda: len(page.outputs()) >= 2)
+    await page.wait_started()
     app.coach("users", "signout", "sam")
     before = len(page.outputs())
     await page.say("Je suis sincèrement désolée.")
