@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import mood
 from bot.checks import run_checks
@@ -37,6 +37,10 @@ from bot.personas import Persona
 from bot.settings import Settings
 from bot.simulator import CustomerTurn, LLMCustomer, ScriptedCustomer
 from bot.tokens import encode
+
+if TYPE_CHECKING:
+    from bot.storage import UsageRow
+    from bot.testing.openai_server import FaultServer
 
 PERSONA = "en-late-parcel"
 #: What the issue asks of the layout.
@@ -143,33 +147,40 @@ def render_session(settings: Settings, persona: Persona, turns: int, layout: Lay
     return [layout(customer, turn) for turn in scripted_turns(settings, persona, lines)]
 
 
+async def play_against(
+    settings: Settings, server: FaultServer, persona: Persona, lines: list[str]
+) -> list[UsageRow]:
+    """``lines`` through the session engine against ``server``: the usage stored per reply."""
+    from bot.runtime import Runtime
+
+    local = settings.model_copy(
+        update={"backend": "compatible", "openai_base_url": server.base_url}
+    )
+    runtime = Runtime.create(local)
+    await runtime.store.init()
+    try:
+        engine = runtime.engine(persona)
+        await engine.start()
+        for line in lines:
+            _ = [event async for event in engine.turn(line)]
+        assert engine.session_id is not None
+        return await runtime.store.usage_for_session(engine.session_id)
+    finally:
+        await runtime.store.close()
+
+
 async def server_reported(settings: Settings, persona: Persona, turns: int) -> dict[str, Any]:
     """The same lines through the session engine against the local test server:
     its ``cached_tokens`` for each customer turn, as stored."""
-    from bot.runtime import Runtime
     from bot.testing.openai_server import Behaviour, FaultServer
 
     lines = trainee_lines(settings, persona, turns)
     async with FaultServer(Behaviour(reply="Fine. So where is my parcel, then?")) as server:
         with tempfile.TemporaryDirectory() as tmp:
-            local = settings.model_copy(
-                update={
-                    "backend": "compatible",
-                    "openai_base_url": server.base_url,
-                    "database_url": f"sqlite+aiosqlite:///{tmp}/bench.db",
-                }
+            scratch = settings.model_copy(
+                update={"database_url": f"sqlite+aiosqlite:///{tmp}/bench.db"}
             )
-            runtime = Runtime.create(local)
-            await runtime.store.init()
-            try:
-                engine = runtime.engine(persona)
-                await engine.start()
-                for line in lines:
-                    _ = [event async for event in engine.turn(line)]
-                assert engine.session_id is not None
-                rows = await runtime.store.usage_for_session(engine.session_id)
-            finally:
-                await runtime.store.close()
+            rows = await play_against(scratch, server, persona, lines)
     later = rows[1:]
     prompt = sum(r.prompt_tokens for r in later) or 1
     return {

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
 
+from bot.bench_prompt import play_against
 from bot.personas import Persona, load_catalog
-from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.storage import Store
 from bot.testing.openai_server import Behaviour, FaultServer
@@ -93,20 +93,7 @@ async def test_each_customer_turn_stores_what_the_server_reported(settings: Sett
         "Is there anything else I can help you with?",
     ]
     async with FaultServer(Behaviour(reply="Fine. Where is my parcel, then?")) as server:
-        local = settings.model_copy(
-            update={"backend": "compatible", "openai_base_url": server.base_url}
-        )
-        runtime = Runtime.create(local)
-        await runtime.store.init()
-        try:
-            engine = runtime.engine(lasting("en-late-parcel"))
-            await engine.start()
-            for line in lines:
-                _ = [event async for event in engine.turn(line)]
-            assert engine.session_id is not None
-            rows = await runtime.store.usage_for_session(engine.session_id)
-        finally:
-            await runtime.store.close()
+        rows = await play_against(settings, server, lasting("en-late-parcel"), lines)
         persona_calls = [r for r in server.requests if r.kind == "persona"]
     assert len(rows) == len(lines) == len(persona_calls)
     assert [r.prompt_tokens for r in rows] == [c.prompt_tokens for c in persona_calls]
