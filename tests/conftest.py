@@ -7,7 +7,7 @@ cleared, so a developer's .env or OPENAI_API_KEY never changes a result.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
 from pydantic import Field
 
+from bot.runtime import Runtime
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
 #: The environment before any test cleared it (opt-in live tests read their key here).
@@ -61,6 +62,15 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 @pytest.fixture
 def settings() -> Settings:
     return get_settings()
+
+
+@pytest.fixture
+async def offline(settings: Settings) -> AsyncIterator[Runtime]:
+    """The offline runtime on the test database, its store set up and closed after."""
+    runtime = Runtime.create(settings)
+    await runtime.store.init()
+    yield runtime
+    await runtime.store.close()
 
 
 @pytest.fixture

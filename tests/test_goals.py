@@ -17,7 +17,6 @@ from bot.goals import met_in_turn, progress
 from bot.lexicon.phrases import parse_phrase
 from bot.personas import Persona, load_catalog, load_persona_file
 from bot.runtime import Runtime
-from bot.settings import Settings
 from bot.simulator import CustomerTurn, LLMCustomer, ScriptedCustomer, still_needed
 from tests.conftest import fake_chat
 from tests.test_mood import grade
@@ -252,14 +251,6 @@ async def play_script(runtime: Runtime, pid: str, lines: list[str]) -> tuple[Any
             if isinstance(event, CustomerSaid):
                 said.append(event.content)
     return engine, said
-
-
-@pytest.fixture
-async def offline(settings: Settings) -> Any:
-    runtime = Runtime.create(settings)
-    await runtime.store.init()
-    yield runtime
-    await runtime.store.close()
 
 
 @pytest.mark.parametrize(

@@ -70,14 +70,6 @@ def engine_with(
     )
 
 
-@pytest.fixture
-async def offline(settings: Settings) -> Any:
-    runtime = Runtime.create(settings)
-    await runtime.store.init()
-    yield runtime
-    await runtime.store.close()
-
-
 async def test_offline_turn_stores_everything_and_moves_the_mood(
     offline: Runtime, settings: Settings
 ) -> None:
