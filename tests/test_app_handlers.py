@@ -105,6 +105,7 @@ async def say(text: str) -> None:
 
     message = cl.Message(content=text, author="alice", type="user_message")
     await handlers.on_message(message)
+    await handlers.settled()  # the grade arrives after the handler returns
 
 
 async def test_a_turn_shows_the_reply_the_grade_and_the_mood(
@@ -336,3 +337,32 @@ async def test_lines_play_in_the_order_they_arrived() -> None:
     await asyncio.gather(line(second), line(first))
     assert played == [first, second]
     assert "chat-1" not in arrival._chats  # nothing kept once the lines are done
+
+
+async def test_the_input_is_released_when_the_reply_ends_and_the_grade_follows(
+    page: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chainlit as cl
+
+    release = asyncio.Event()
+    base = handlers.runtime.grader
+
+    class SlowGrader(Grader):
+        async def grade(self, *args: Any, **kwargs: Any) -> Any:
+            await release.wait()
+            return await base.grade(*args, **kwargs)
+
+    class Waiting(ScriptedCustomer):
+        async def reply(self, turn: CustomerTurn) -> Any:  # type: ignore[override]
+            yield "Bon... je vous écoute."  # a model customer does not wait for the grade
+
+    monkeypatch.setattr(handlers.runtime, "_grader", SlowGrader(base.settings, None))
+    use_customer(monkeypatch, Waiting)
+    await handlers.on_chat_start()
+    message = cl.Message(content="Je suis désolée pour Filou.", author="alice", type="user_message")
+    await handlers.on_message(message)  # returns with the reply shown, the grade pending
+    assert any(t.startswith("Bon... je vous écoute.") for t in page.texts())
+    assert page.steps()[-1]["name"] == "Notation…"
+    release.set()
+    await handlers.settled()
+    assert page.steps()[-1]["name"].startswith("Note")

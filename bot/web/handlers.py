@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -333,12 +333,14 @@ async def after_resume(engine: SessionEngine, lang: Language) -> None:
 
 @cl.action_callback("hint")
 async def on_hint(action: cl.Action) -> None:
+    await settled()  # the hint reads the last grade
     await give_hint()
 
 
 @cl.action_callback("end_session")
 async def on_end(action: cl.Action) -> None:
     engine: SessionEngine | None = cl.user_session.get("engine")
+    await settled()  # the debrief reads the last grade
     if engine is not None and not engine.ended:
         await finish(engine, await engine.end("trainee"))
 
@@ -381,6 +383,8 @@ async def handle_line(message: cl.Message) -> None:
     if engine is None:
         await coach_message(t("unknown_profile", lang), lang).send()
         return
+    if command:
+        await settled()  # the hint and the debrief read the last grade
     if command == "hint":
         await give_hint()
         return
@@ -391,11 +395,14 @@ async def handle_line(message: cl.Message) -> None:
     if engine.ended:
         await coach_message(t("session.ended", lang), lang).send()
         return
+    first = not engine.turns and not cl.user_session.get("named")
     try:
         await play_turn(engine, message, lang)
     except CoachError as exc:
         await coach_message(str(exc), lang).send()
-    if len(engine.turns) == 1:
+        return
+    if first:
+        cl.user_session.set("named", True)
         await name_thread(engine, lang)
 
 
@@ -415,14 +422,42 @@ async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) 
     )
     await grading.send()
     number = len(engine.turns) + 1
+    events = engine.turn(message.content)
+    cl.user_session.set("replying", True)
     try:
-        async with contextlib.aclosing(engine.turn(message.content)) as events:
-            await render(engine, events, lang, grading)
+        more = await render(engine, events, lang, grading, until_reply=True)
     except asyncio.CancelledError:
+        await events.aclose()
         # Stop: the engine kept the line and marked its grade; show that.
         if len(engine.turns) >= number and (grade := engine.turns[number - 1][1]) is not None:
             await show_grade(grading, grade, lang)
         raise
+    except BaseException:
+        await events.aclose()
+        raise
+    finally:
+        cl.user_session.set("replying", False)
+    if more:
+        # The reply is on screen: the input is released now, and the grade, the
+        # mood and any ending arrive on their own (the next line waits for them).
+        rest = asyncio.create_task(render_rest(engine, events, lang, grading))
+        pending: set[asyncio.Task[None]] = cl.user_session.get("after_reply") or set()
+        pending.add(rest)
+        rest.add_done_callback(pending.discard)
+        cl.user_session.set("after_reply", pending)
+
+
+async def render_rest(
+    engine: SessionEngine, events: AsyncGenerator[Event, None], lang: Language, grading: cl.Step
+) -> None:
+    async with contextlib.aclosing(events):
+        await render(engine, events, lang, grading)
+
+
+async def settled() -> None:
+    """Wait until the grades still arriving in this chat are shown (tests, shutdown)."""
+    pending: set[asyncio.Task[None]] = cl.user_session.get("after_reply") or set()
+    await asyncio.gather(*pending)
 
 
 @cl.action_callback("retry_reply")
@@ -445,15 +480,25 @@ async def on_retry(action: cl.Action) -> None:
 @cl.on_stop
 async def on_stop() -> None:
     engine: SessionEngine | None = cl.user_session.get("engine")
-    if engine is not None and not engine.ended:
+    # Only a reply under way is stopped; a grade still arriving comes anyway.
+    if engine is not None and not engine.ended and cl.user_session.get("replying"):
         lang = session_language()
         await coach_message(t("session.stopped", lang), lang).send()
 
 
 async def render(
-    engine: SessionEngine, events: AsyncIterator[Event], lang: Language, grading: cl.Step | None
-) -> None:
-    """Show a turn's (or a retried reply's) events as they come."""
+    engine: SessionEngine,
+    events: AsyncIterator[Event],
+    lang: Language,
+    grading: cl.Step | None,
+    *,
+    until_reply: bool = False,
+) -> bool:
+    """Show a turn's (or a retried reply's) events as they come.
+
+    With ``until_reply``, stop once the customer's reply is on screen (or has
+    failed) and say whether events remain.
+    """
     persona = engine.persona
     reply: cl.Message | None = None
     async for event in events:
@@ -467,16 +512,18 @@ async def render(
             case CustomerSaid(status=status, content=content):
                 if reply is None:
                     await cl.Message(author=persona.name, content=content).send()
-                    continue
-                reply.content = content
-                if status != "partial":
-                    await offer_actions(reply, lang)
-                # A streamed reply cut by a failure, or replaced by the guard, is rewritten.
-                if status in ("partial", "replaced"):
-                    await reply.update()
                 else:
-                    await reply.send()
-                reply = None
+                    reply.content = content
+                    if status != "partial":
+                        await offer_actions(reply, lang)
+                    # A streamed reply cut by a failure, or replaced by the guard, is rewritten.
+                    if status in ("partial", "replaced"):
+                        await reply.update()
+                    else:
+                        await reply.send()
+                    reply = None
+                if until_reply:
+                    return True
             case GradeReady(grade=grade) if grading is not None:
                 await show_grade(grading, grade, lang)
             case MoodChanged(delta=delta, reason=reason):
@@ -486,10 +533,13 @@ async def render(
                 retry = cl.Action(name="retry_reply", payload={}, label=label, icon="rotate-ccw")
                 failure = coach_message(chat_view.failure_text(text, lang), lang, actions=[retry])
                 await failure.send()
+                if until_reply:
+                    return True
             case SessionEnded():
                 await finish(engine, event)
             case TraineeSaid() | SessionStarted() | GradeReady():
                 continue  # the trainee's own message is already on screen
+    return False
 
 
 async def show_grade(step: cl.Step, grade: Grade, lang: Language) -> None:

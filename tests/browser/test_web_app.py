@@ -82,13 +82,14 @@ async def sign_in(browser: Any, app: App, name: str) -> Any:
 async def pick_profile(page: Any, label: str) -> None:
     await page.click("#chat-profiles")
     await page.get_by_role("option", name=label).click()
+    # Switching away from a started chat asks for a confirmation, which can
+    # take a moment to appear on a loaded machine: wait for it or the switch.
+    picked = page.locator("#chat-profiles").filter(has_text=label)
     confirm = page.get_by_role("button", name=re.compile("Confirmer|Confirm"))
+    await picked.or_(confirm).first.wait_for()
     if await confirm.count():
         await confirm.first.click()
-    await page.wait_for_function(
-        "label => (document.querySelector('#chat-profiles')?.innerText || '').includes(label)",
-        arg=label,
-    )
+    await picked.wait_for()
 
 
 async def send(page: Any, text: str, expected_grades: int) -> None:

@@ -11,6 +11,7 @@ as the socket connects is not lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -119,14 +120,22 @@ async def test_fifty_sessions_with_faulty_model_lose_nothing(
 
     await asyncio.gather(*(one(i) for i in range(SESSIONS)))
     seconds = time.monotonic() - started
+    grade_query = (
+        "select count(*) from coach_grades g join coach_messages m on m.id = g.message_id"
+        " where m.content like 'I''m sorry about parcel %'"
+    )
+
+    async def all_graded() -> bool:
+        # A grade arrives after its reply (the input is released at the reply's end).
+        return bool((await app.query(grade_query))[0][0] >= SESSIONS * TURNS)
+
+    with contextlib.suppress(AssertionError):
+        await until(all_graded, 60, "the last grades")
     stored = await app.stored_lines()
     expected = [line(i, n) for i in range(SESSIONS) for n in range(TURNS)]
     lost = [text for text in expected if stored[text] == 0]
     twice = [text for text in expected if stored[text] > 1]
-    [(graded,)] = await app.query(
-        "select count(*) from coach_grades g join coach_messages m on m.id = g.message_id"
-        " where m.content like 'I''m sorry about parcel %'",
-    )
+    [(graded,)] = await app.query(grade_query)
     # Every trainee line is followed by the customer's answer (complete, or
     # partial with a plain message when a fault outlasted the retries).
     [(unanswered,)] = await app.query(
