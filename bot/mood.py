@@ -27,8 +27,10 @@ SOOTHING: tuple[str, ...] = tuple(c.id for c in CRITERIA if c.mood and c.mood.ca
 INFLAMING: dict[str, int] = {c.id: c.mood.inflames for c in CRITERIA if c.mood and c.mood.inflames}
 #: Criteria with a mood reason, in the order the reasons are told.
 _BY_RANK = sorted((c for c in CRITERIA if c.mood), key=lambda c: c.mood.rank if c.mood else 0)
-#: The violations that forbid calming when a check found them.
+#: The violations that inflame when a check found them.
 _NEVER_CALMS = ("no_blocking_phrase", "no_blame")
+#: Violations of the heaviest weight: whoever found them, the turn cannot calm.
+_HEAVIEST = frozenset(c.id for c in CRITERIA if c.id in INFLAMING and c.weight == 3)
 
 
 def mood_band(mood: int) -> MoodBand:
@@ -68,16 +70,21 @@ def estimate_deescalation(criteria: Mapping[str, CriterionResult]) -> Deescalati
 
 
 def cap_deescalation(value: int, criteria: Mapping[str, CriterionResult]) -> Deescalation:
-    """Apply the checks' authority to a de-escalation value from the LLM: a
-    blocking phrase or blame found by a check cannot calm the customer, and
-    another violation found by a check cannot calm them either."""
+    """Make the LLM's de-escalation agree with the grade, whatever it says: a
+    turn with no violation cannot inflame; a violation of the heaviest weight
+    cannot calm; a blocking phrase or blame found by a check inflames, and
+    another violation found by a check cannot calm."""
     value = max(-2, min(2, value))
-    violations = [
-        c for c in INFLAMING if criteria[c].verdict == "missed" and criteria[c].source == "check"
-    ]
-    if any(c in violations for c in _NEVER_CALMS):
+    missed = [c for c in INFLAMING if criteria[c].verdict == "missed"]
+    if not missed:
+        value = max(value, 0)
+        return value  # type: ignore[return-value]
+    if any(c in _HEAVIEST for c in missed):
+        value = min(value, 0)
+    found = [c for c in missed if criteria[c].source == "check"]
+    if any(c in found for c in _NEVER_CALMS):
         value = min(value, -1)
-    elif violations:
+    elif found:
         value = min(value, 0)
     return value  # type: ignore[return-value]
 

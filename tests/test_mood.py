@@ -46,6 +46,23 @@ def test_deescalation_estimate_and_caps() -> None:
     assert mood.cap_deescalation(1, results(apologize="met")) == 1
 
 
+def test_the_mood_move_agrees_with_the_grade_whatever_the_model_says() -> None:
+    def judged(**verdicts: str) -> dict[str, CriterionResult]:
+        out = results()
+        for cid, verdict in verdicts.items():
+            out[cid] = CriterionResult(verdict=verdict, source="llm")  # type: ignore[arg-type]
+        return out
+
+    # No violation: the model's "this inflamed them" is overruled.
+    assert mood.cap_deescalation(-2, judged(apologize="met")) == 0
+    assert mood.cap_deescalation(-1, results()) == 0
+    # A violation of the heaviest weight, even one the model found, cannot calm.
+    assert mood.cap_deescalation(2, judged(no_blame="missed")) == 0
+    assert mood.cap_deescalation(-2, judged(no_blame="missed")) == -2
+    # A lighter violation the model found leaves its judgement alone.
+    assert mood.cap_deescalation(1, judged(no_filler="missed", apologize="met")) == 1
+
+
 def test_the_reason_names_what_moved_the_mood_first() -> None:
     both = grade(no_blocking_phrase="missed", no_filler="missed", apologize="met")
     assert mood.reason(both, 2, "fr") == "phrase bloquante"
