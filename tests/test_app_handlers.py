@@ -248,6 +248,10 @@ async def test_hint_and_end_commands(page: Browser) -> None:
     await handlers.on_message(cl.Message(content="/end", author="alice"))
     debrief = next(p for p in page.payloads("new_message") if "## Bilan" in p.get("output", ""))
     assert "Trois axes de progrès" in debrief["output"]
+    # Hint and End are taken off the page once the session has ended.
+    offered = [a["id"] for a in page.payloads("action") if a["name"] in ("hint", "end_session")]
+    removed = {a["id"] for a in page.payloads("remove_action")}
+    assert offered and set(offered) <= removed
     assert {e["type"] for e in page.payloads("element")} >= {"plotly", "file"}
 
 

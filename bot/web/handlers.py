@@ -345,11 +345,17 @@ async def on_end(action: cl.Action) -> None:
         await finish(engine, await engine.end("trainee"))
 
 
-async def offer_actions(message: cl.Message, lang: Language) -> None:
-    """Hint and End buttons under the customer's latest line (and only there)."""
+async def withdraw_actions() -> None:
+    """Take the Hint and End buttons off the page."""
     for old in cl.user_session.get("actions") or []:
         if isinstance(old, cl.Action):  # a resumed session restores only JSON, not objects
             await old.remove()
+    cl.user_session.set("actions", [])
+
+
+async def offer_actions(message: cl.Message, lang: Language) -> None:
+    """Hint and End buttons under the customer's latest line (and only there)."""
+    await withdraw_actions()
     actions = [
         cl.Action(name="hint", payload={}, label=t("actions.hint", lang), icon="lightbulb"),
         cl.Action(name="end_session", payload={}, label=t("actions.end", lang), icon="flag"),
@@ -571,6 +577,7 @@ def json_download(data: dict[str, Any], stem: str, when: datetime) -> Any:
 
 async def finish(engine: SessionEngine, ended: SessionEnded) -> None:
     lang = session_language()
+    await withdraw_actions()  # nothing to hint or end any more
     assert engine.session_id is not None
     stored = await runtime.store.load(engine.session_id)
     assert stored is not None
