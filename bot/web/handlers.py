@@ -333,15 +333,19 @@ async def after_resume(engine: SessionEngine, lang: Language) -> None:
 
 @cl.action_callback("hint")
 async def on_hint(action: cl.Action) -> None:
-    await settled()  # the hint reads the last grade
     await give_hint()
 
 
 @cl.action_callback("end_session")
 async def on_end(action: cl.Action) -> None:
     engine: SessionEngine | None = cl.user_session.get("engine")
+    if engine is not None:
+        await end_by_trainee(engine)
+
+
+async def end_by_trainee(engine: SessionEngine) -> None:
     await settled()  # the debrief reads the last grade
-    if engine is not None and not engine.ended:
+    if not engine.ended:
         await finish(engine, await engine.end("trainee"))
 
 
@@ -368,6 +372,7 @@ async def give_hint() -> None:
     engine: SessionEngine | None = cl.user_session.get("engine")
     if engine is None:
         return
+    await settled()  # the hint reads the last grade
     lang = session_language()
     hint = hint_for(engine.persona, engine.grades)
     await coach_message(chat_view.hint_text(hint, lang), lang).send()
@@ -389,14 +394,11 @@ async def handle_line(message: cl.Message) -> None:
     if engine is None:
         await coach_message(t("unknown_profile", lang), lang).send()
         return
-    if command:
-        await settled()  # the hint and the debrief read the last grade
     if command == "hint":
         await give_hint()
         return
     if command == "end":
-        if not engine.ended:
-            await finish(engine, await engine.end("trainee"))
+        await end_by_trainee(engine)
         return
     if engine.ended:
         await coach_message(t("session.ended", lang), lang).send()

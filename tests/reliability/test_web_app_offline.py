@@ -19,7 +19,7 @@ import pytest
 from bot.personas import load_catalog
 from bot.settings import get_settings
 from tests.reliability.conftest import report
-from tests.reliability.web_app import ReliabilityApp, ends, until
+from tests.reliability.web_app import ReliabilityApp, until
 from tests.security.live_app import Socket
 
 
@@ -73,7 +73,7 @@ async def test_back_to_back_lines_and_stop_keep_every_line_numbered_once(
         # Two lines at once: the second waits for the first, then plays.
         await socket.say("I'm sorry for the wait, let me look into it.")
         await socket.say("I understand how stressful this is.")
-        await socket.wait_for(lambda: ends(socket) >= 4, within=60)
+        await socket.wait_for(lambda: socket.task_ends() >= 4, within=60)
         # A third, stopped as soon as the customer starts answering.
         streamed = sum(1 for event, _ in socket.events if event == "stream_start")
         await socket.say("Let me check the tracking for you right now.")
@@ -82,7 +82,7 @@ async def test_back_to_back_lines_and_stop_keep_every_line_numbered_once(
             within=60,
         )
         await socket.client.emit("stop")
-        await socket.wait_for(lambda: ends(socket) >= 5, within=60)
+        await socket.wait_for(lambda: socket.task_ends() >= 5, within=60)
 
         [(session,)] = await app.query(
             "select id from coach_sessions s where exists (select 1 from coach_messages m"

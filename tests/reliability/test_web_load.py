@@ -20,7 +20,7 @@ import pytest
 
 from bot.testing.openai_server import Behaviour, FaultMix, FaultServer, example_instance
 from tests.reliability.conftest import report
-from tests.reliability.web_app import ACCOUNTS, ReliabilityApp, ends, until
+from tests.reliability.web_app import ACCOUNTS, ReliabilityApp, until
 from tests.test_postgres import fresh_database
 
 SESSIONS = 50
@@ -110,9 +110,9 @@ async def test_fifty_sessions_with_faulty_model_lose_nothing(
             await socket.start_chat()
             await socket.wait_started(within=120)
             for n in range(TURNS):
-                done = ends(socket)
+                done = socket.task_ends()
                 await socket.say(line(i, n))
-                await socket.wait_for(lambda: ends(socket) > done, within=180)  # noqa: B023
+                await socket.wait_for(lambda: socket.task_ends() > done, within=180)  # noqa: B023
             finished.append(i)
             shown_raw.extend(t for t in socket.outputs() if any(raw in t for raw in RAW))
         finally:

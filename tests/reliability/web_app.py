@@ -70,11 +70,6 @@ class ReliabilityApp(App):
         return socket
 
 
-def ends(socket: Socket) -> int:
-    """How many tasks the app has finished on this socket."""
-    return socket.task_ends()
-
-
 async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
     deadline = time.monotonic() + within
     while not await check():
