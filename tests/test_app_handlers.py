@@ -370,3 +370,48 @@ async def test_the_input_is_released_when_the_reply_ends_and_the_grade_follows(
     release.set()
     await handlers.settled()
     assert page.steps()[-1]["name"].startswith("Note")
+
+
+async def test_a_thread_is_named_after_the_scenario_from_its_first_interaction(
+    page: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import chainlit as cl
+
+    from bot.web.data_layer import CoachDataLayer
+    from bot.web.element_store import ElementStore
+
+    layer = CoachDataLayer(handlers.runtime.store.engine, ElementStore(tmp_path / "files"))
+    monkeypatch.setattr("chainlit.data._data_layer", layer)
+    alice = await layer.create_user(cl.User(identifier="alice"))
+    assert alice is not None
+    session = cl.context.session
+    session.user.id = alice.id
+    session.flush_method_queue = AsyncMock()
+    await handlers.on_chat_start()
+    # The first thing the trainee does is click Hint: Chainlit names the thread
+    # after that interaction ("hint") and tells the page that name at once.
+    await cl.context.emitter.init_thread("hint")
+    (first,) = page.payloads("first_interaction")
+    name = first["interaction"]
+    assert name.startswith("Monique, son chien Filou est mort · ") and "hint" not in name
+    assert rows(settings, "select name from threads") == [(name,)]
+    await say("Calmez-vous, quel est votre numéro de commande ?")
+    assert rows(settings, "select name from threads") == [(name,)]  # not the first reply
+
+
+async def test_every_author_has_an_avatar(page: Browser) -> None:
+    import httpx
+    from chainlit.server import app
+
+    authors = [p.name for p in handlers.runtime.catalog.personas.values()] + ["Coach"]
+    assert any("," in a or not a.isascii() for a in authors)  # what Chainlit's route refuses
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        for author in authors:
+            response = await client.get(f"/avatars/{author}")
+            assert response.status_code == 200, author
+            assert response.headers["content-type"] == "image/svg+xml"
+            assert f">{author[0].upper()}</text>" in response.text
+        # The name is only drawn from, never echoed: markup in it stays out of the image.
+        response = await client.get("/avatars/<script>alert(1)</script>")
+        assert response.status_code == 200 and "<script" not in response.text

@@ -53,6 +53,10 @@ def thread_name(persona: Persona, when: datetime, lang: Language) -> str:
     return f"{persona.name} · {format_datetime(when, lang, 'short')}"
 
 
+def dashboard_thread_name(when: datetime, lang: Language) -> str:
+    return f"{t('dashboard.title', lang)} · {format_datetime(when, lang, 'short')}"
+
+
 def persona_errors_markdown(errors: Sequence[object], lang: Language) -> str:
     """For trainers: the persona files that failed to load, and why."""
     lines = "\n".join(f"- `{e}`" for e in errors)

@@ -20,8 +20,8 @@ import chainlit as cl
 from chainlit.auth import get_token_from_cookies
 from chainlit.config import FILES_DIRECTORY
 from chainlit.config import config as chainlit_config
-from chainlit.data import get_data_layer
 from chainlit.oauth_providers import get_configured_oauth_providers
+from chainlit.server import app as chainlit_app
 from chainlit.server import sio as chainlit_sio
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
@@ -47,7 +47,17 @@ from bot.runtime import Runtime
 from bot.session import SessionEngine
 from bot.settings import get_settings
 from bot.users import Accounts, SignInLimited, SignInLimiter
-from bot.web import arrival, chat_view, dashboard, debrief_view, security, stop, transcripts
+from bot.web import (
+    arrival,
+    avatars,
+    chat_view,
+    dashboard,
+    debrief_view,
+    security,
+    stop,
+    thread_names,
+    transcripts,
+)
 from bot.web.credentials import STAMP, Credentials
 from bot.web.data_layer import CoachDataLayer
 from bot.web.element_store import ElementStore
@@ -113,6 +123,20 @@ def _policy() -> security.Policy:
     )
 
 
+def thread_name(session: Any) -> str | None:
+    """A new thread's name: the scenario (or the dashboard) and the date, in the
+    browser's language; never the first reply or a button's name."""
+    environ = getattr(session, "environ", None) or {}
+    lang = ui_language(environ.get("HTTP_ACCEPT_LANGUAGE"))
+    profile = getattr(session, "chat_profile", None)
+    if profile == DASHBOARD:
+        return chat_view.dashboard_thread_name(datetime.now(), lang)
+    persona = runtime.catalog.personas.get(profile or "")
+    return chat_view.thread_name(persona, datetime.now(), lang) if persona else None
+
+
+thread_names.install(thread_name)
+avatars.install(chainlit_app)  # customers' avatars (Chainlit's route refuses their names)
 stop.install(chainlit_sio)  # before the checks, which wrap it
 security.install(_policy(), credentials)
 arrival.install(chainlit_sio)  # outermost: a line is noted before the token check awaits
@@ -403,23 +427,10 @@ async def handle_line(message: cl.Message) -> None:
     if engine.ended:
         await coach_message(t("session.ended", lang), lang).send()
         return
-    first = not engine.turns and not cl.user_session.get("named")
     try:
         await play_turn(engine, message, lang)
     except CoachError as exc:
         await coach_message(str(exc), lang).send()
-        return
-    if first:
-        cl.user_session.set("named", True)
-        await name_thread(engine, lang)
-
-
-async def name_thread(engine: SessionEngine, lang: Language) -> None:
-    layer = get_data_layer()
-    thread_id = cl.context.session.thread_id
-    if layer is not None and thread_id:
-        name = chat_view.thread_name(engine.persona, datetime.now(), lang)
-        await layer.update_thread(thread_id, name=name)
 
 
 async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) -> None:
