@@ -25,6 +25,10 @@ class SessionStarted(BaseModel):
     backend: str
     mood: int
     band: str
+    #: The band's name for this customer's temperament, in the conversation's language.
+    label: str = ""
+    #: The band's colour (``bot/mood.py``), e.g. "#cf222e".
+    colour: str = ""
 
 
 class CustomerChunk(BaseModel):
@@ -63,6 +67,10 @@ class MoodChanged(BaseModel):
     after: int
     delta: int
     band: str
+    #: The band's name for this customer's temperament ("hurt", « colère »).
+    label: str = ""
+    #: The band's colour (``bot/mood.py``), e.g. "#8250df".
+    colour: str = ""
     #: Why, in the conversation's language ("you reformulated").
     reason: str
 

@@ -8,8 +8,9 @@ holds the rules that combine them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, get_args
 
 from bot.i18n import t
 from bot.rubric import CRITERIA, CriterionResult, Deescalation, Grade, Language
@@ -20,6 +21,38 @@ MoodBand = Literal["calm", "uneasy", "upset", "angry", "furious"]
 BANDS: tuple[MoodBand, ...] = ("calm", "uneasy", "upset", "angry", "furious")
 #: How the mood can end a session (the trainee may also end it).
 MoodEnd = Literal["calm", "walkout"]
+#: How a customer's upset shows: it names the bands (a grieving customer is
+#: hurt, not furious) and colours them (``mood.label.*`` in ``bot/i18n``).
+Temperament = Literal["angry", "distressed", "anxious"]
+TEMPERAMENTS: tuple[Temperament, ...] = get_args(Temperament)
+
+#: The colour of each band, per temperament: green when calm, amber while
+#: uneasy or upset, and only the two highest bands (7 and up) in the
+#: temperament's alarm colour: red for anger, violet for hurt, rust for worry.
+#: Each carries white text legibly (contrast 4.5:1 or more).
+BAND_COLOURS: dict[Temperament, dict[MoodBand, str]] = {
+    "angry": {
+        "calm": "#1a7f37",
+        "uneasy": "#7d6000",
+        "upset": "#bc4c00",
+        "angry": "#cf222e",
+        "furious": "#82071e",
+    },
+    "distressed": {
+        "calm": "#1a7f37",
+        "uneasy": "#7d6000",
+        "upset": "#9a4f00",
+        "angry": "#8250df",
+        "furious": "#512a97",
+    },
+    "anxious": {
+        "calm": "#1a7f37",
+        "uneasy": "#7d6000",
+        "upset": "#bc4c00",
+        "angry": "#a0401a",
+        "furious": "#7a2e0e",
+    },
+}
 
 #: Criteria whose "met" calms the customer in the checks-only estimate.
 SOOTHING: tuple[str, ...] = tuple(c.id for c in CRITERIA if c.mood and c.mood.calms)
@@ -43,6 +76,41 @@ def mood_band(mood: int) -> MoodBand:
     if mood <= 8:
         return "angry"
     return "furious"
+
+
+@dataclass(frozen=True)
+class MoodLook:
+    """How a mood is shown to the trainee: its band, the band's name for this
+    temperament in the conversation's language, and its colour."""
+
+    mood: int
+    band: MoodBand
+    label: str
+    colour: str
+
+
+def mood_label(mood: int, temperament: Temperament, language: Language) -> str:
+    """The band's name for this temperament (« blessure », "irritated")."""
+    return t(f"mood.label.{temperament}.{mood_band(mood)}", language)
+
+
+def mood_colour(mood: int, temperament: Temperament) -> str:
+    return BAND_COLOURS[temperament][mood_band(mood)]
+
+
+def mood_look(mood: int, temperament: Temperament, language: Language) -> MoodLook:
+    """What every surface shows for ``mood`` (the web panel, the terminal)."""
+    return MoodLook(
+        mood=mood,
+        band=mood_band(mood),
+        label=mood_label(mood, temperament, language),
+        colour=mood_colour(mood, temperament),
+    )
+
+
+def mood_colours(moods: Sequence[int], temperament: Temperament) -> list[str]:
+    """The colour of each mood of a trajectory (the panel's history bars)."""
+    return [mood_colour(m, temperament) for m in moods]
 
 
 def clamp(mood: int) -> int:
@@ -89,18 +157,43 @@ def cap_deescalation(value: int, criteria: Mapping[str, CriterionResult]) -> Dee
     return value  # type: ignore[return-value]
 
 
+#: Past this many characters, the words quoted in a mood reason are cut.
+_QUOTE_MAX = 60
+
+
+def _quoted(cause: str, evidence: str | None, language: Language) -> str:
+    """``cause`` with the trainee's own words that showed it, when there are some."""
+    if not evidence:
+        return cause
+    words = " ".join(evidence.split())
+    if len(words) > _QUOTE_MAX:
+        words = words[: _QUOTE_MAX - 1].rstrip() + "…"
+    return t("feedback.mood_cause", language, cause=cause, evidence=words)
+
+
+def _first_cause(grade: Grade, verdict: Literal["met", "missed"], language: Language) -> str | None:
+    """The highest-ranked criterion with a mood reason for ``verdict``, with its evidence."""
+    for c in _BY_RANK:
+        said = c.mood and (c.mood.when_missed if verdict == "missed" else c.mood.when_met)
+        if said and grade.verdict(c.id) == verdict:
+            return _quoted(said[language], grade.criteria[c.id].evidence, language)
+    return None
+
+
 def reason(grade: Grade, delta: int, language: Language) -> str:
-    """Why the mood moved by ``delta`` (positive: angrier), in the conversation's language."""
+    """Why the mood moved by ``delta`` (positive: angrier), in the conversation's
+    language, naming what did it and quoting the words that showed it: « phrase
+    bloquante : « je ne peux rien faire » ». No move names what cancelled the
+    good the reply did, when something did."""
     if delta > 0:
-        for c in _BY_RANK:
-            if c.mood and c.mood.when_missed and grade.verdict(c.id) == "missed":
-                return c.mood.when_missed[language]
-        return t("feedback.mood_worse", language)
+        return _first_cause(grade, "missed", language) or t("feedback.mood_worse", language)
     if delta < 0:
-        for c in _BY_RANK:
-            if c.mood and c.mood.when_met and grade.verdict(c.id) == "met":
-                return c.mood.when_met[language]
-        return t("feedback.mood_better", language)
+        return _first_cause(grade, "met", language) or t("feedback.mood_better", language)
+    good, bad = _first_cause(grade, "met", language), _first_cause(grade, "missed", language)
+    if good and bad:
+        return t("feedback.mood_cancelled", language, good=good, bad=bad)
+    if bad:
+        return t("feedback.mood_held", language, bad=bad)
     return t("feedback.mood_same", language)
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.errors import PersonaError
 from bot.files import read_text
 from bot.goals import Goal, duplicate_ids
-from bot.mood import MOOD_MAX, MOOD_MIN, MoodBand
+from bot.mood import MOOD_MAX, MOOD_MIN, MoodBand, Temperament
 from bot.rubric import Language, Priority
 
 Channel = Literal["phone", "chat", "in_person"]
@@ -130,6 +130,11 @@ class Persona(_Strict):
     )
     abusive: bool = Field(
         default=False, description="Insults or threatens: the trainee must set boundaries."
+    )
+    temperament: Temperament = Field(
+        description="How their upset shows: angry (irritated, angry, furious), distressed "
+        "(upset, hurt, heartbroken: grief, fear for someone) or anxious (worried, anxious, "
+        "panicking: a deadline, confusion). It names and colours the mood the trainee sees."
     )
     mood: Mood
     inflamed_by: list[str] = Field(min_length=1)

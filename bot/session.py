@@ -107,6 +107,11 @@ class SessionEngine:
         return [self.persona.mood.start, *(mood_after for _, _, mood_after in self.turns)]
 
     @property
+    def _look(self) -> mood.MoodLook:
+        """How the mood now is named and coloured for this customer."""
+        return mood.mood_look(self.mood, self.persona.temperament, self.persona.language)
+
+    @property
     def goals_reached(self) -> frozenset[str]:
         """The persona's goals the trainee's turns have met so far."""
         return goals.reached(self.persona.goals, self.persona.language, self.turns)
@@ -134,6 +139,8 @@ class SessionEngine:
                 backend=self.backend_label,
                 mood=self.mood,
                 band=mood.mood_band(self.mood),
+                label=self._look.label,
+                colour=self._look.colour,
             ),
             CustomerSaid(turn=0, content=opening),
         ]
@@ -380,12 +387,15 @@ class SessionEngine:
         self.turns.append((text, grade, self.mood))
         yield GradeReady(turn=number, grade=grade)
         delta = self.mood - mood_before
+        look = self._look
         yield MoodChanged(
             turn=number,
             before=mood_before,
             after=self.mood,
             delta=delta,
-            band=mood.mood_band(self.mood),
+            band=look.band,
+            label=look.label,
+            colour=look.colour,
             reason=mood.reason(grade, delta, self.persona.language),
         )
         reason = mood.end_by_mood(

@@ -39,13 +39,17 @@ def test_grade_mood_and_failure(settings: Settings) -> None:
     grade = Grader(settings, None).grade_checks_only("Um, calm down.", "en")
     view.show(TraineeSaid(turn=1, content="Um, calm down.", message_id=1))  # typed: not repeated
     view.show(GradeReady(turn=1, grade=grade))
-    view.show(MoodChanged(turn=1, before=6, after=8, delta=2, band="angry", reason="blocking"))
+    view.show(
+        MoodChanged(
+            turn=1, before=6, after=8, delta=2, band="angry", label="hurt", reason="blocking"
+        )
+    )
     view.show(CustomerChunk(text="I want"))
     view.show(Failure(turn=2, where="customer", message="the model did not answer"))
     text = console.export_text()
     assert text.startswith(f"  grade {grade.score}/100 (checks_only)")
     assert '   ✗ No fillers "Um"\n' in text and '   ✗ No blocking phrase "calm down"\n' in text
-    assert "mood ████████·· 8/10 (angry) +2: blocking" in text
+    assert "mood ████████·· 8/10 (hurt) +2: blocking" in text
     assert text.endswith("customer> I want\nthe model did not answer\n")
 
 
@@ -66,3 +70,16 @@ def test_an_event_without_a_view_method_is_a_loud_bug() -> None:
 
     with pytest.raises(TypeError, match="no view method for Surprise"):
         JsonView().show(Surprise())
+
+
+def test_the_mood_panel_names_and_colours_the_band_for_the_persona(settings: Settings) -> None:
+    from bot.web.chat_view import mood_props
+
+    catalog = cached_catalog(settings.personas_dir)
+    grieving = mood_props(catalog.get("fr-deuil-chien"), 8, "fr", history=[7, 8])
+    assert (grieving["label"], grieving["colour"]) == ("blessure", "#8250df")
+    assert grieving["historyColours"] == ["#8250df", "#8250df"]
+    angry = mood_props(catalog.get("fr-panne-entreprise"), 8, "en", history=[8, 6, 8])
+    assert (angry["label"], angry["colour"]) == ("angry", "#cf222e")
+    # Upset is not yet red: the history bars follow each mood's band.
+    assert angry["historyColours"] == ["#cf222e", "#bc4c00", "#cf222e"]

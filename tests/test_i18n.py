@@ -25,6 +25,7 @@ from bot.i18n import (
     typeset,
     ui_language,
 )
+from bot.mood import BANDS, TEMPERAMENTS
 
 
 def _flat(tree: dict[str, object], prefix: str = "") -> dict[str, object]:
@@ -60,8 +61,9 @@ def test_the_outcome_and_band_keys_cover_every_code() -> None:
     for lang in LANGUAGES:
         for reason in ("calm", "walkout", "trainee"):
             assert t(f"outcome.{reason}", lang) and t(f"outcome_short.{reason}", lang)
-        for band in ("calm", "uneasy", "upset", "angry", "furious"):
-            assert t(f"mood.band.{band}", lang)
+        for temperament in TEMPERAMENTS:
+            for band in BANDS:
+                assert t(f"mood.label.{temperament}.{band}", lang)
         for channel in ("phone", "chat", "in_person"):
             assert t(f"scenario.channel.{channel}", lang)
         for difficulty in ("easy", "medium", "hard"):

@@ -76,6 +76,75 @@ def test_the_reason_names_what_moved_the_mood_first() -> None:
     assert mood.reason(grade(), 0, "fr") == "pas d'effet"
 
 
+def evidenced(**found: tuple[str, str | None]) -> Grade:
+    out = results()
+    for cid, (verdict, evidence) in found.items():
+        out[cid] = CriterionResult(verdict=verdict, source="check", evidence=evidence)  # type: ignore[arg-type]
+    return Grade(criteria=out)
+
+
+def test_the_reason_quotes_the_words_that_moved_the_mood() -> None:
+    hurt = evidenced(no_blame=("missed", "ce n'est qu'un chien"))
+    assert mood.reason(hurt, 2, "fr") == (
+        "vous avez blâmé ou rabaissé le client\u00a0: «\u00a0ce n'est qu'un chien\u00a0»"
+    )
+    timed = evidenced(concrete_timeline=("met", "by Friday 5 pm"))
+    assert mood.reason(timed, -1, "en") == 'you gave a clear time: "by Friday 5 pm"'
+    long = evidenced(no_blocking_phrase=("missed", "word " * 40))
+    assert mood.reason(long, 1, "en").endswith('…"') and len(mood.reason(long, 1, "en")) < 90
+    # No move: what cancelled the good the reply did is named, not "no change".
+    both = evidenced(apologize=("met", "sorry"), no_filler=("missed", "um"))
+    said = 'no change: you apologised: "sorry", but also fillers: "um"'
+    assert mood.reason(both, 0, "en") == said
+    assert mood.reason(evidenced(no_filler=("missed", "euh")), 0, "fr") == (
+        "pas d'effet\u00a0: tics verbaux\u00a0: «\u00a0euh\u00a0»"
+    )
+
+
+def test_each_temperament_names_and_colours_the_bands_its_own_way() -> None:
+    # A grieving customer is hurt, not angry; an angry one irritated, then furious.
+    assert mood.mood_label(8, "distressed", "en") == "hurt"
+    assert mood.mood_label(10, "distressed", "en") == "heartbroken"
+    assert mood.mood_label(6, "distressed", "en") == "upset"
+    assert [mood.mood_label(m, "angry", "en") for m in (5, 7, 9)] == [
+        "irritated",
+        "angry",
+        "furious",
+    ]
+    assert mood.mood_label(8, "distressed", "fr") == "blessure"
+    assert mood.mood_label(8, "angry", "fr") == "colère"
+    assert mood.mood_label(6, "anxious", "en") == "worried"
+    for temperament in mood.TEMPERAMENTS:
+        for lang in ("fr", "en"):
+            labels = [mood.mood_label(m, temperament, lang) for m in range(11)]
+            assert len(set(labels)) == len(mood.BANDS), (temperament, lang)
+        colours = mood.mood_colours(range(11), temperament)
+        # The colour follows the band: one per band, and the alarm colour only from 7.
+        assert len(set(colours)) == len(mood.BANDS)
+        assert colours[0] == colours[2] != colours[3]
+        assert colours[6] != colours[7] and colours[7] == colours[8] != colours[9]
+    # Red is the angry customer's alarm, never the grieving one's, and never below 7.
+    reds = {"#cf222e", "#82071e"}
+    assert set(mood.mood_colours(range(7), "angry")).isdisjoint(reds)
+    assert set(mood.mood_colours(range(11), "distressed")).isdisjoint(reds)
+    look = mood.mood_look(9, "angry", "fr")
+    assert (look.band, look.label, look.colour) == ("furious", "fureur", "#82071e")
+
+
+def _luminance(colour: str) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(int(colour[i : i + 2], 16) / 255) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_every_band_colour_carries_white_text() -> None:
+    for palette in mood.BAND_COLOURS.values():
+        for colour in palette.values():
+            assert 1.05 / (_luminance(colour) + 0.05) >= 4.5, colour
+
+
 def test_the_mood_ends_a_session_only_past_a_limit_or_calm_with_every_goal_met() -> None:
     limits = {"calm_at": 2, "walkout_at": 9}
     assert mood.end_by_mood(9, goals_met=True, **limits) == "walkout"

@@ -84,7 +84,9 @@ async def test_offline_turn_stores_everything_and_moves_the_mood(
     mood = next(e for e in events if isinstance(e, MoodChanged))
     assert grade.mode == "checks_only"
     assert grade.criteria["no_blocking_phrase"].verdict == "missed"
-    assert mood.delta > 0 and mood.reason == "phrase bloquante"
+    assert mood.delta > 0 and mood.reason.startswith("phrase bloquante")
+    assert "calmez-vous" in mood.reason  # the words that did it
+    assert mood.label == "cœur brisé" and mood.colour == "#512a97"  # she grieves: violet
     reply = next(e for e in events if isinstance(e, CustomerSaid)).content
     # The scripted customer reacts to the blocking phrase and answers the question.
     assert any(line in reply for line in persona().lines.inflamed)

@@ -172,7 +172,8 @@ class TerminalView(SessionView):
         bar = "█" * event.after + "·" * (MOOD_MAX - event.after)
         sign = f"{event.delta:+d}" if event.delta else "±0"
         self.console.print(
-            f"  mood {bar} {event.after}/{MOOD_MAX} ({event.band}) {sign}: {event.reason}",
+            f"  mood {bar} {event.after}/{MOOD_MAX} ({event.label or event.band}) {sign}: "
+            f"{event.reason}",
             markup=False,
             style="dim",
         )

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.i18n import Language, format_datetime, t
-from bot.mood import MOOD_MAX, mood_band
+from bot.mood import MOOD_MAX, mood_colours, mood_look
 from bot.personas import Persona
 from bot.rubric import CRITERIA_BY_ID, Grade
 from bot.web.markup import inert
@@ -111,17 +111,22 @@ def mood_props(
     reason: str = "",
     history: Sequence[int] = (),
 ) -> dict[str, Any]:
-    """The props of public/elements/MoodMeter.jsx (the side panel)."""
-    band = mood_band(mood)
+    """The props of public/elements/MoodMeter.jsx (the side panel). The band's
+    name and colour follow the persona's temperament (``bot.mood.mood_look``);
+    the name is in ``lang``, the reason in the conversation's language."""
+    look = mood_look(mood, persona.temperament, lang)
+    moods = list(history) or [mood]
     return {
         "title": t("mood.title", lang),
         "mood": mood,
         "max": MOOD_MAX,
-        "band": band,
-        "label": t(f"mood.band.{band}", lang),
+        "band": look.band,
+        "label": look.label,
+        "colour": look.colour,
         "delta": delta,
         "reason": reason,
-        "history": list(history) or [mood],
+        "history": moods,
+        "historyColours": mood_colours(moods, persona.temperament),
         "calmAt": persona.mood.calm_at,
         "walkoutAt": persona.mood.walkout_at,
         "scaleLow": t("mood.scale_low", lang),

@@ -1,11 +1,12 @@
 // The customer's mood, shown in the side panel and updated after each grade.
-// Props (set by bot/web/chat_view.py, mood_props): mood, max, band, label, delta, reason,
-// history (moods so far), calmAt, walkoutAt, title, scaleLow, scaleHigh.
+// Props (set by bot/web/chat_view.py, mood_props): mood, max, band, label, colour, delta,
+// reason, history (moods so far), historyColours (one a mood), calmAt, walkoutAt, title,
+// scaleLow, scaleHigh. The label and colours follow the persona's temperament (bot/mood.py).
 export default function MoodMeter() {
   const mood = props.mood ?? 0;
   const max = props.max ?? 10;
   const pct = Math.round((mood / max) * 100);
-  const colour = mood <= props.calmAt ? "#1a7f37" : mood >= props.walkoutAt - 1 ? "#cf222e" : mood >= 5 ? "#d9822b" : "#bf8700";
+  const colour = props.colour ?? "#7d6000";
   const history = props.history ?? [];
   const delta = props.delta ?? 0;
   const sign = delta > 0 ? `+${delta}` : `${delta}`;
@@ -30,7 +31,7 @@ export default function MoodMeter() {
       {history.length > 1 ? (
         <div className="flex items-end gap-1 h-10" title={history.join(" → ")}>
           {history.map((m, i) => (
-            <div key={i} className="w-2 rounded-sm" style={{ height: `${Math.max(8, (m / max) * 100)}%`, background: m <= props.calmAt ? "#1a7f37" : m >= 7 ? "#cf222e" : "#d9822b" }} />
+            <div key={i} className="w-2 rounded-sm" style={{ height: `${Math.max(8, (m / max) * 100)}%`, background: (props.historyColours ?? [])[i] ?? colour }} />
           ))}
         </div>
       ) : null}
