@@ -94,7 +94,46 @@ def test_a_missing_or_unused_value_is_an_error_naming_the_key() -> None:
 def test_values_are_shown_as_written() -> None:
     # Only the catalogue's own text is typeset, never what is put into it.
     text = t("hint", "fr", text="Vraiment ? Oui : non")
-    assert text == f"💡 Indice{NBSP}: Vraiment ? Oui : non"
+    assert text == f"**Indice**{NBSP}: Vraiment ? Oui : non"
+
+
+def _chainlit_strings(tree: object) -> list[str]:
+    if isinstance(tree, dict):
+        return [s for value in tree.values() for s in _chainlit_strings(value)]
+    return [tree] if isinstance(tree, str) else []
+
+
+def test_no_emoji_in_what_the_page_shows() -> None:
+    """The installed fonts (DejaVu, Liberation) have no emoji: one showed as a box.
+    Nothing outside the Basic Multilingual Plane, no emoji presentation selector."""
+    import json
+
+    translations = Path(__file__).resolve().parent.parent / ".chainlit" / "translations"
+    texts = [v for lang in LANGUAGES for v in catalogue()[lang].values()]
+    for name in ("en-US", "fr-FR"):
+        texts += _chainlit_strings(json.loads((translations / f"{name}.json").read_text()))
+    bad = sorted({c for text in texts for c in text if ord(c) > 0xFFFF or c in "\ufe0f\u200d"})
+    assert not bad, [f"U+{ord(c):04X}" for c in bad]
+
+
+@pytest.mark.parametrize("browser", ["fr", "fr-FR", "fr-CA", "en", "en-US", "en-GB"])
+def test_chainlit_says_user_name_and_keeps_the_history(
+    browser: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What Chainlit's page reads for a browser language (its own lookup, on the
+    project's files): accounts are names, not e-mail addresses, and starting
+    another session erases nothing."""
+    import chainlit.config
+
+    translations = Path(__file__).resolve().parent.parent / ".chainlit" / "translations"
+    monkeypatch.setattr(chainlit.config, "config_translation_dir", str(translations))
+    strings = chainlit.config.config.load_translation(browser)
+    login = strings["auth"]["login"]["form"]["email"]
+    assert login["label"] in ("User name", "Nom d'utilisateur")
+    assert not any("mail" in text.lower() for text in login.values())
+    dialog = strings["navigation"]["newChat"]["dialog"]["description"]
+    assert ("historique" if browser.startswith("fr") else "history") in dialog
+    assert not any(word in dialog for word in ("clear", "efface", "erase", "supprim"))
 
 
 def test_french_typography() -> None:
