@@ -373,10 +373,11 @@ def test_a_case_file_is_gated_by_the_attack_rule_and_the_accuracy_asked(tmp_path
     assert "t-attack: attack scored" in run.stdout and "(t-twin)" in run.stdout
 
 
-def test_the_blind_set_parses_and_reports_per_tag(tmp_path: Path) -> None:
-    """The blind set is a valid case file and a run over it reports its tag
+@pytest.mark.parametrize("folder", ["blind", "blind2"])
+def test_the_blind_sets_parse_and_report_per_tag(folder: str) -> None:
+    """Each blind set is a valid case file and a run over it reports its tag
     figures (its accuracy is a measurement, not pinned)."""
-    blind = ROOT / "evals" / "blind"
+    blind = ROOT / "evals" / folder
     run = coach(
         "eval",
         "--checks-only",
