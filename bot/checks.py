@@ -35,6 +35,14 @@ _NEGATION_WINDOW = 60
 _CLAUSE_BREAK = re.compile(r"[,;:\u2013\u2014]| - ")
 #: How far before a persona's phrase a denial (« ne ... pas », "can't") may stand.
 _DENIAL_WINDOW = 30
+#: How far apart two words may stand and still be read as one clause.
+_CLAUSE_REACH = 60
+#: What starts a new clause between two words: a semicolon or colon, a
+#: conjunction, or a comma before a new subject.
+_NEW_CLAUSE = re.compile(
+    r"[;:\u2013\u2014]|\b(?:mais|et|puis|ensuite|but|and|then)\b"
+    r"|,\s*(?:je|j'|il|elle|on|nous|ils|elles|i|we|he|she|they|it)\b"
+)
 #: How many sentences at the start of a first reply count as its opening.
 _OPENING_SENTENCES = 2
 #: The criteria the rules written below decide. Any other "check" or "both"
@@ -175,6 +183,54 @@ class _Turn:
             if not denied:
                 kept.append(m)
         return kept
+
+    def refused(self, matches: Sequence[Match]) -> tuple[list[Match], list[Match]]:
+        """Split matches into those said and those a denial just before them in
+        their clause refuses ("I won't put you on hold", « sans vous faire
+        patienter »)."""
+        said: list[Match] = []
+        refused: list[Match] = []
+        for m in matches:
+            (refused if self._denied_before(m.start) else said).append(m)
+        return said, refused
+
+    def _denied_before(self, start: int) -> bool:
+        sentence_start, _ = self.folded.sentence_bounds(start)
+        window = max(sentence_start, start - _DENIAL_WINDOW)
+        for n in self.find("negation"):
+            if not window <= n.start < start or n.end > start:
+                continue
+            between = self.folded.text[n.end : start]
+            if not _CLAUSE_BREAK.search(between) and not any(
+                n.end <= c.start and c.end <= start for c in self.find("contrast")
+            ):
+                return True
+        return False
+
+    def surprise(self, match: Match) -> bool:
+        """A wait word opening a question ("Wait, so it never arrived?",
+        « Attendez, vous dites qu'il n'est jamais arrivé ? »): surprise, not a hold."""
+        sentence_start, _ = self.folded.sentence_bounds(match.start)
+        opens = not self.folded.text[sentence_start : match.start].strip(" ,")
+        after = self.folded.text[match.end : match.end + 2]
+        return self.in_question(match) and opens and after.startswith((",", " ,"))
+
+    def in_reformulation(self, match: Match) -> bool:
+        """The match's sentence restates the customer's words (« si je comprends
+        bien, ... », "so ..., is that right?")."""
+        bounds = self.folded.sentence_bounds(match.start)
+        return any(
+            self.folded.sentence_bounds(r.start) == bounds for r in self.find("reformulation")
+        )
+
+    def same_clause(self, a: Match, b: Match) -> bool:
+        """Two matches in one clause: the same sentence, close, and no new
+        clause (a semicolon, "and", « mais », a new subject after a comma) between."""
+        if self.folded.sentence_bounds(a.start) != self.folded.sentence_bounds(b.start):
+            return False
+        first, second = (a, b) if a.start <= b.start else (b, a)
+        between = self.folded.text[first.end : second.start]
+        return len(between) <= _CLAUSE_REACH and not _NEW_CLAUSE.search(between)
 
     def in_question(self, match: Match) -> bool:
         """The match's sentence is a question."""
@@ -339,14 +395,20 @@ def run_checks(
         )
 
     # --- waiting, holding and narrating ---------------------------------------------
-    narration, holds = t.find("narration"), t.said("hold")
+    narration = t.find("narration")
+    # "I won't put you on hold", « sans vous faire patienter »: no hold, said as a promise.
+    holds, refused = t.refused(t.said("hold"))
     # "Wait, so the parcel never arrived?" is surprise, not a hold.
-    waits = [w for w in t.said("wait") if not t.in_question(w)]
-    # A hold is acceptable only with its reason and its length.
-    explained_hold = bool(holds and (t.find("hold_reason") or narration) and t.find("duration"))
+    waits, refused_waits = t.refused([w for w in t.said("wait") if not t.surprise(w)])
+    refused += refused_waits
+    reasons = narration or t.find("hold_reason")
+    # A hold is acceptable only with its reason and its length; a shorter wait
+    # ("one moment", « laissez-moi deux minutes ») with what happens meanwhile.
+    explained_hold = bool(holds and reasons and t.find("duration"))
+    explained_wait = bool(waits and reasons)
     if narration:
         f["narrate_action"] = Finding("met", _evidence(narration), True)
-    elif (waits or holds) and not explained_hold:
+    elif (holds and not explained_hold) or (waits and not explained_wait):
         f["narrate_action"] = Finding("missed", _evidence(waits + holds), True)
     else:
         f["narrate_action"] = Finding("na")
@@ -359,10 +421,16 @@ def run_checks(
         )
     elif waits:
         f["no_hold"] = (
-            Finding("met", _evidence(narration), True)
-            if narration
+            Finding("met", _evidence(waits + reasons), True)
+            if explained_wait
             else Finding("missed", _evidence(waits), True)
         )
+    elif refused:
+        f["no_hold"] = Finding("met", _evidence(refused), True)
+    elif narration and (surprised := [w for w in t.said("wait") if t.surprise(w)]):
+        # "Wait, so it never moved? Right, I'm opening the scan log now": the
+        # wait was surprise and the agent keeps the customer with them.
+        f["no_hold"] = Finding("met", _evidence(surprised + narration), True)
     elif live := _live_wait(t, narration):
         # No hold word: the trainee says how long the wait is and why.
         f["no_hold"] = Finding("met", _evidence(live), True)
@@ -370,9 +438,19 @@ def run_checks(
         f["no_hold"] = Finding("na")
 
     # --- timelines -------------------------------------------------------------------
-    concrete, vague = t.find("timeline"), t.find("vague_time")
-    if concrete:
-        f["concrete_timeline"] = Finding("met", _evidence(concrete), True)
+    # Dates inside a restatement are the customer's facts, not a commitment
+    # ("so it has to be signed by Thursday noon, is that right?").
+    concrete = [m for m in t.find("timeline") if not t.in_reformulation(m)]
+    # A hedge in the same clause takes the commitment out (« normalement jeudi »).
+    hedges = t.find("hedge")
+    hedged = [m for m in concrete if any(t.same_clause(h, m) for h in hedges)]
+    firm = [m for m in concrete if m not in hedged]
+    vague = t.find("vague_time")
+    if firm:
+        f["concrete_timeline"] = Finding("met", _evidence(firm), True)
+    elif hedged:
+        hedging = [h for h in hedges if any(t.same_clause(h, m) for m in hedged)]
+        f["concrete_timeline"] = Finding("missed", _evidence(hedging + hedged), True)
     elif vague:
         f["concrete_timeline"] = Finding("missed", _evidence(vague), True)
     else:

@@ -500,3 +500,119 @@ def test_text_addressed_to_the_grader_is_an_attack(language: str, turn: str) -> 
 )
 def test_ids_and_underscores_alone_are_not_an_attack(language: str, turn: str) -> None:
     assert not run_checks(turn, language).injection, turn  # type: ignore[arg-type]
+
+
+# --- round three: waits by structure, hedged dates, last questions -----------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "turn", "expected"),
+    [
+        # A hold with its length and its reason, however the reason is said.
+        (
+            "fr",
+            "Je vous place en attente trois petites minutes, le temps que j'appelle l'atelier.",
+            "met",
+        ),
+        ("fr", "Je vous mets en attente deux minutes car je dois joindre le dépôt.", "met"),
+        ("en", "Could I pop you on a quick hold for two minutes while I ring the depot?", "met"),
+        ("en", "I'll place you on hold for a minute because I need to ask my team lead.", "met"),
+        # A hold missing its reason or its length.
+        ("fr", "Permettez-moi de vous mettre en attente.", "missed"),
+        ("en", "Let me stick you on hold for a couple of minutes.", "missed"),
+        # A short wait with what happens meanwhile.
+        ("fr", "Accordez-moi une minute pour consulter le planning des techniciens.", "met"),
+        ("fr", "Merci de patienter pendant que je relis votre contrat.", "met"),
+        ("en", "Allow me a moment to pull up the delivery notes.", "met"),
+        ("en", "Stay on the line while I check the engineer's route.", "met"),
+        # A bare wait, asked or ordered.
+        ("fr", "Donnez-moi deux secondes.", "missed"),
+        ("fr", "Vous pouvez patienter un instant ?", "missed"),
+        ("en", "Could you hang on a sec?", "missed"),
+        ("en", "Won't be a moment.", "missed"),
+        # A hold refused, said as a promise.
+        (
+            "fr",
+            "Je ne vais pas vous faire patienter : je reste avec vous pendant la recherche.",
+            "met",
+        ),
+        ("en", "I'm not going to put you on hold, I'll talk you through it as I go.", "met"),
+        # Surprise is not a wait; waiting for a delivery is not a hold.
+        ("fr", "Attendez, le technicien n'est jamais venu ?", "na"),
+        ("fr", "Il faudra patienter jusqu'à lundi pour la pièce.", "na"),
+        ("en", "Wait, so nobody called you back?", "na"),
+        # How long the wait is, without a hold word.
+        (
+            "fr",
+            "Je compose le numéro du dépôt en ce moment, l'attente ne dépassera pas deux minutes.",
+            "met",
+        ),
+    ],
+)
+def test_waits_read_by_their_structure(language: str, turn: str, expected: str) -> None:
+    assert verdict(turn, language, "no_hold") == expected, turn
+
+
+@pytest.mark.parametrize(
+    ("language", "turn", "expected"),
+    [
+        # A hedge in the clause takes the commitment out of the date.
+        ("fr", "Normalement, vous aurez la pièce jeudi.", "missed"),
+        ("fr", "Le remboursement part demain, j'espère.", "missed"),
+        ("en", "Hopefully the engineer gets there by Friday.", "missed"),
+        ("en", "It'll probably be back up by 6 pm.", "missed"),
+        ("fr", "Je vous rappelle jeudi à 10 h, et normalement la pièce sera arrivée.", "met"),
+        # A few days is no date.
+        ("fr", "Vous serez remboursée d'ici quelques jours.", "missed"),
+        ("en", "You should get it in a few days.", "missed"),
+        ("en", "I'll get back to you as soon as I hear from the warehouse.", "missed"),
+        ("fr", "Je reviens vers vous dès que j'ai des nouvelles du transporteur.", "missed"),
+        # Firm dates said in other ways.
+        ("fr", "Le technicien passe mercredi entre 14 h et 16 h.", "met"),
+        ("fr", "Vous l'aurez sous huitaine.", "met"),
+        ("fr", "Le livreur arrive vendredi, je vous le confirme par SMS.", "met"),
+        ("fr", "Je vous rappelle en début d'après-midi.", "met"),
+        ("en", "The engineer will come on Thursday.", "met"),
+        ("en", "You'll hear back within 48-72h.", "met"),
+        ("en", "I'll ring you at 4 this afternoon.", "met"),
+        # The customer's own dates, restated, are not a commitment.
+        ("en", "So it has to be signed by Thursday noon, is that right?", "na"),
+        ("fr", "Si je comprends bien, la livraison était prévue avant le 12 ?", "na"),
+    ],
+)
+def test_hedged_and_firm_timelines(language: str, turn: str, expected: str) -> None:
+    assert verdict(turn, language, "concrete_timeline") == expected, turn
+
+
+@pytest.mark.parametrize(
+    ("language", "turn"),
+    [
+        ("fr", "Un autre point à régler avant de raccrocher ?"),
+        ("fr", "Vous avez encore besoin de moi pour quelque chose ?"),
+        ("fr", "N'hésitez pas à me rappeler si vous avez d'autres questions."),
+        ("fr", "Y a-t-il un autre souci dont vous voulez me parler ?"),
+        ("en", "Do you need anything else from me today?"),
+        ("en", "Anything else on your list while I have you?"),
+        ("en", "Let me know if there's anything else, happy to help."),
+        ("en", "Have I answered all your questions?"),
+    ],
+)
+def test_last_questions_in_other_words(language: str, turn: str) -> None:
+    assert verdict(turn, language, "check_other_concerns") == "met", turn
+
+
+def test_a_question_about_what_happened_is_not_a_last_question() -> None:
+    assert verdict("Did anything else break when it fell?", "en", "check_other_concerns") == "na"
+
+
+@pytest.mark.parametrize(
+    ("language", "turn", "expected"),
+    [
+        ("fr", "Ce retard est de notre fait, et je le regrette sincèrement.", "met"),
+        ("en", "I'm truly sorry, but there's nothing more the courier can tell us.", "met"),
+        ("en", "Sorry, but that's the rule.", "missed"),
+        ("fr", "Désolé, mais c'est la règle.", "missed"),
+    ],
+)
+def test_an_apology_with_a_but(language: str, turn: str, expected: str) -> None:
+    assert verdict(turn, language, "apologize") == expected, turn

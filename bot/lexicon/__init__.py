@@ -55,6 +55,7 @@ CODE_LISTS: tuple[str, ...] = (
     "contempt",
     "contrast",
     "negation",
+    "hedge",
 )
 #: The lists criteria name in ``bot/rubric.yaml`` (``check: missed_when/met_when``).
 RUBRIC_LISTS: tuple[str, ...] = tuple(
