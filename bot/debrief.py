@@ -30,6 +30,15 @@ class CriterionTally(BaseModel):
     missed: int
 
 
+class Strength(CriterionTally):
+    """A criterion the trainee met, said as a thing done, with where."""
+
+    #: The trainee turns that met it.
+    turns: list[int]
+    #: In the conversation's language: "you apologised in replies 2 and 4".
+    text: str
+
+
 class Improvement(BaseModel):
     criterion: str
     label: str
@@ -53,7 +62,7 @@ class Debrief(BaseModel):
     scores: list[int | None]
     per_turn: list[TurnSummary]
     criteria: list[CriterionTally]
-    strengths: list[CriterionTally]
+    strengths: list[Strength]
     improvements: list[Improvement]
     #: The scenario's goals, each with the reply that reached it (if one did).
     goals: list[GoalResult] = []
@@ -75,10 +84,13 @@ def build_debrief(
     ``goals``: the scenario's goals and which turn reached each."""
     met: Counter[str] = Counter()
     missed: Counter[str] = Counter()
-    first_missed: dict[str, tuple[int, str, Grade]] = {}
+    met_in: dict[str, list[int]] = {}
+    #: Per criterion, the turn where it went worst and how bad it was.
+    worst_missed: dict[str, tuple[tuple[int, int, int], int, str, Grade]] = {}
     trajectory = [mood_start]
     per_turn: list[TurnSummary] = []
     for number, (text, grade, mood_after) in enumerate(turns, start=1):
+        mood_before = trajectory[-1]
         trajectory.append(mood_after)
         per_turn.append(
             TurnSummary(
@@ -94,13 +106,17 @@ def build_debrief(
         for cid, result in grade.criteria.items():
             if result.verdict == "met":
                 met[cid] += 1
+                met_in.setdefault(cid, []).append(number)
             elif result.verdict == "missed":
                 missed[cid] += 1
-                # The worst example is the first time it went wrong with words to quote.
-                if cid not in first_missed or (
-                    result.evidence and not first_missed[cid][2].criteria[cid].evidence
-                ):
-                    first_missed[cid] = (number, text, grade)
+                # Worst: the words that show it, then the mood it cost, then the score.
+                badness = (
+                    1 if result.evidence else 0,
+                    mood_after - mood_before,
+                    -(grade.score if grade.score is not None else 100),
+                )
+                if cid not in worst_missed or badness > worst_missed[cid][0]:
+                    worst_missed[cid] = (badness, number, text, grade)
     scores = [t.score for t in per_turn]
     graded = [s for s in scores if s is not None]
     tallies = [
@@ -117,17 +133,13 @@ def build_debrief(
     def weight(cid: str) -> int:
         return CRITERIA_BY_ID[cid].weight
 
-    strengths = sorted(
-        (t for t in tallies if t.met > t.missed),
-        key=lambda t: (-(t.met - t.missed) * weight(t.criterion), t.criterion),
-    )[:3]
     worst = sorted(
         (t for t in tallies if t.missed),
         key=lambda t: (-t.missed * weight(t.criterion), t.criterion),
     )[:3]
     improvements = []
     for tally in worst:
-        number, text, grade = first_missed[tally.criterion]
+        _, number, text, grade = worst_missed[tally.criterion]
         improvements.append(
             Improvement(
                 criterion=tally.criterion,
@@ -139,6 +151,25 @@ def build_debrief(
                 better_reply=grade.better_reply,
             )
         )
+    # Strengths are things done (a criterion with a `done` phrase), not harms
+    # avoided, and never what is also on the list to improve.
+    to_improve = {i.criterion for i in improvements}
+    done = sorted(
+        (
+            t
+            for t in tallies
+            if t.met and CRITERIA_BY_ID[t.criterion].done and t.criterion not in to_improve
+        ),
+        key=lambda t: (-t.met * weight(t.criterion), t.criterion),
+    )[:3]
+    strengths = [
+        Strength(
+            **tally.model_dump(),
+            turns=met_in[tally.criterion],
+            text=strength_text(tally.criterion, met_in[tally.criterion], language),
+        )
+        for tally in done
+    ]
     return Debrief(
         outcome=outcome,
         outcome_text=t(f"outcome.{outcome}", language),
@@ -164,3 +195,16 @@ def goal_line(goal: GoalResult, language: Language, label: str | None = None) ->
     if goal.met:
         return t("debrief.goal_met", language, label=shown, turn=goal.turn)
     return t("debrief.goal_open", language, label=shown)
+
+
+def strength_text(criterion: str, turns: Sequence[int], language: Language) -> str:
+    """A strength as a thing done, with the replies that did it, in ``language``:
+    "You apologised in replies 2 and 4"."""
+    done = CRITERIA_BY_ID[criterion].done
+    assert done is not None, criterion  # only criteria with a `done` phrase are strengths
+    if len(turns) == 1:
+        text = t("debrief.strength_one", language, done=done[language], turn=turns[0])
+    else:
+        listed = t("debrief.and", language, first=", ".join(map(str, turns[:-1])), last=turns[-1])
+        text = t("debrief.strength_many", language, done=done[language], turns=listed)
+    return text[:1].upper() + text[1:]

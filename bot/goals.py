@@ -39,6 +39,13 @@ class Goal(BaseModel):
         min_length=1,
         description="What was reached, in the persona's language; the debrief lists it.",
     )
+    offer: str = Field(
+        default="",
+        description="What a good agent would say to meet it, in the persona's language "
+        "(e.g. « J'annule votre commande tout de suite : le colis ne partira pas. »): the "
+        "offline better reply offers it while the goal is open. It must meet the goal "
+        "(its evidence and its needs); the tests check the shipped personas'.",
+    )
     evidence: list[str] = Field(
         description="What the trainee says or offers that meets the goal: one phrase a "
         "line, any of them counts. Words in order within one sentence, a few other words "

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from bot import prompts
 from bot.backends import GraderModels, describe_error, plain_error
+from bot.better_reply import better_reply
 from bot.checks import CheckReport, attack_spans, run_checks
 from bot.conversation import Message
 from bot.errors import RecordingMissing
@@ -167,12 +168,19 @@ class Grader:
         history: Sequence[Message] = (),
         *,
         report: CheckReport | None = None,
+        persona: Persona | None = None,
     ) -> Grade:
-        """The checks' grade; pass ``report`` when the checks already ran on this turn."""
+        """The checks' grade, with a better reply built from the conversation and
+        ``persona`` (``bot/better_reply.py``); pass ``report`` when the checks
+        already ran on this turn."""
         report = report or run_checks(turn, language, history)
         grade = self._checks_grade(
             report, mode="checks_only", note=t("feedback.offline_note", language)
         )
+        better = better_reply(
+            strip_injection(turn, report), report, grade.criteria, history, persona
+        )
+        grade = grade.model_copy(update={"better_reply": better or None})
         return _with_injection_penalty(grade, report) if report.injection else grade
 
     async def grade(
@@ -188,7 +196,7 @@ class Grader:
         triggers = persona.triggers if persona is not None else ()
         report = report or run_checks(turn, language, history, triggers=triggers)
         if self.models is None:
-            return self.grade_checks_only(turn, language, history, report=report)
+            return self.grade_checks_only(turn, language, history, report=report, persona=persona)
         if report.injection:
             # The model never sees the attack: it grades the reply without it, so its
             # verdicts still teach something; the attack itself then costs the turn.
@@ -340,12 +348,18 @@ def _checks_feedback(criteria: dict[str, CriterionResult], language: Language) -
     """A short feedback line built from the rubric's tips (offline grades)."""
     missed = [cid for cid, r in criteria.items() if r.verdict == "missed"]
     missed.sort(key=lambda cid: -CRITERIA_BY_ID[cid].weight)
-    met = [cid for cid, r in criteria.items() if r.verdict == "met" and r.evidence]
+    # What went well is a thing done ("you apologised"), never a harm avoided.
+    met = [
+        cid
+        for cid, r in criteria.items()
+        if r.verdict == "met" and r.evidence and CRITERIA_BY_ID[cid].done
+    ]
     met.sort(key=lambda cid: -CRITERIA_BY_ID[cid].weight)
     parts: list[str] = []
     if met:
-        label = CRITERIA_BY_ID[met[0]].label[language]
-        parts.append(t("feedback.good", language, label=label.lower()))
+        done = CRITERIA_BY_ID[met[0]].done
+        assert done is not None  # filtered above
+        parts.append(t("feedback.good", language, done=done[language]))
     if missed:
         parts.append(CRITERIA_BY_ID[missed[0]].tip[language])
     if not parts:

@@ -112,6 +112,10 @@ class Criterion(_Data):
     weight: int = Field(ge=1, le=3)
     label: Bilingual
     tip: Bilingual
+    #: What the trainee did when it is met, said as a thing done ("you apologised"):
+    #: the debrief's strengths. None for the harms avoided (no filler, no blame),
+    #: which are never a strength.
+    done: Bilingual | None = None
     #: What the LLM grader is told the criterion means.
     definition: str = Field(min_length=20)
     check: CheckRule | None = None

@@ -117,9 +117,18 @@ async def test_a_turn_shows_the_reply_the_grade_and_the_mood(
     step = page.steps()[-1]
     assert step["name"].startswith("Note\u00a0: ")
     assert "Aucune phrase bloquante" in step["output"] and "Calmez-vous" in step["output"]
+    # Offline too, a better reply that keeps the question and drops the harm.
+    better = step["output"].split("Une meilleure réponse", 1)[1]
+    assert "Quel est votre numéro de commande" in better and "Calmez" not in better
     elements = page.payloads("set_sidebar_elements")
     props = elements[-1]["elements"][0]["props"]
-    assert props["mood"] > 7 and props["reason"].startswith("phrase bloquante")
+    assert props["mood"] > 7
+    assert props["reason"] == "phrase bloquante\u00a0: «\u00a0Calmez-vous\u00a0»"
+    # She grieves: her mood is named and coloured as hurt, not anger.
+    assert props["label"] in ("blessure", "cœur brisé") and props["colour"] in (
+        "#8250df",
+        "#512a97",
+    )
     assert rows(settings, "select count(*) from coach_grades") == [(1,)]
 
 

@@ -47,7 +47,7 @@ def test_grade_mood_and_failure(settings: Settings) -> None:
     view.show(CustomerChunk(text="I want"))
     view.show(Failure(turn=2, where="customer", message="the model did not answer"))
     text = console.export_text()
-    assert text.startswith(f"  grade {grade.score}/100 (checks_only)")
+    assert text.startswith(f"  grade {grade.score}/100 (automatic review only)")
     assert '   ✗ No fillers "Um"\n' in text and '   ✗ No blocking phrase "calm down"\n' in text
     assert "mood ████████·· 8/10 (hurt) +2: blocking" in text
     assert text.endswith("customer> I want\nthe model did not answer\n")

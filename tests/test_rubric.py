@@ -263,7 +263,8 @@ def test_a_toy_criterion_is_graded_scored_reasoned_and_rendered(tmp_path: Path) 
     )
     assert out["grade"]["score"] == round(100 * earned / possible)
     assert out["prompt_has_definition"]
-    assert out["mood"]["delta"] > 0 and out["mood"]["reason"] == "you were rude"
+    assert out["mood"]["delta"] > 0
+    assert out["mood"]["reason"] == 'you were rude: "Make it quick; Get to the point"'
     # The web app's grade step names it, in the UI's language, with the words found.
     assert "No rudeness" in out["rendered"]["en"] and "Make it quick" in out["rendered"]["en"]
     assert "Sans grossièreté" in out["rendered"]["fr"]

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from pydantic import BaseModel
 from rich.console import Console
 
-from bot.debrief import goal_line
+from bot.debrief import goal_line, strength_text
 from bot.events import (
     CustomerChunk,
     CustomerSaid,
@@ -186,7 +186,7 @@ class TerminalView(SessionView):
         c, d = self.console, event.debrief
         c.rule("debrief")
         c.print(d.outcome_text)
-        average = "n/a" if d.average_score is None else f"{d.average_score}/100"
+        average = "–" if d.average_score is None else f"{d.average_score}/100"
         c.print(
             f"turns: {d.turns}  ·  average score: {average}  ·  mood: "
             f"{' → '.join(str(m) for m in d.mood_trajectory)}"
@@ -200,7 +200,8 @@ class TerminalView(SessionView):
                     f"  {goal_line(goal, self.lang)}", style=style, markup=False, highlight=False
                 )
         if d.strengths:
-            c.print("[green]strengths:[/green] " + ", ".join(s.label for s in d.strengths))
+            done = [strength_text(s.criterion, s.turns, self.lang) for s in d.strengths]
+            c.print("[green]strengths:[/green] " + "; ".join(done), highlight=False)
         for item in d.improvements:
             c.print(f"[yellow]improve:[/yellow] {item.label}: {item.tip}", highlight=False)
             c.print(f'   turn {item.turn}: "{item.quote}"', highlight=False, style="dim")
@@ -210,7 +211,8 @@ class TerminalView(SessionView):
     def _grade(self, grade: Grade) -> None:
         c = self.console
         score = "ungraded" if grade.score is None else f"{grade.score}/100"
-        c.print(f"  [bold]grade[/bold] {score} [dim]({grade.mode})[/dim]")
+        mode = t(f"grade.mode.{grade.mode}", self.lang)
+        c.print(f"  [bold]grade[/bold] {score} [dim]({mode})[/dim]", highlight=False)
         for cid, result in grade.criteria.items():
             if result.verdict == "missed":
                 label = CRITERIA_BY_ID[cid].label[self.lang]

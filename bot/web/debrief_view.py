@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from bot.debrief import Debrief, goal_line
+from bot.debrief import Debrief, goal_line, strength_text
 from bot.i18n import Language, t
 from bot.mood import MOOD_MAX
 from bot.rubric import CRITERIA_BY_ID
@@ -35,9 +35,7 @@ def debrief_markdown(debrief: Debrief, lang: Language) -> str:
         lines.append("")
     if debrief.strengths:
         lines += [f"### {t('debrief.strengths', lang)}", ""]
-        lines += [
-            f"- {CRITERIA_BY_ID[s.criterion].label[lang]} ({s.met}×)" for s in debrief.strengths
-        ]
+        lines += [f"- {strength_text(s.criterion, s.turns, lang)}" for s in debrief.strengths]
         lines.append("")
     if debrief.improvements:
         lines += [f"### {t('debrief.improve', lang)}", ""]
