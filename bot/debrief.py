@@ -66,6 +66,8 @@ class Debrief(BaseModel):
     improvements: list[Improvement]
     #: The scenario's goals, each with the reply that reached it (if one did).
     goals: list[GoalResult] = []
+    #: For each hint asked for: how many replies the trainee had sent by then.
+    hints: list[int] = []
 
     @property
     def goals_met(self) -> int:
@@ -79,9 +81,11 @@ def build_debrief(
     mood_start: int,
     turns: Sequence[tuple[str, Grade | None, int]],
     goals: Sequence[GoalResult] = (),
+    hints: Sequence[int] = (),
 ) -> Debrief:
     """``turns``: each trainee message with its grade and the mood after it;
-    ``goals``: the scenario's goals and which turn reached each."""
+    ``goals``: the scenario's goals and which turn reached each; ``hints``:
+    how many replies had been sent when each hint was asked for."""
     met: Counter[str] = Counter()
     missed: Counter[str] = Counter()
     met_in: dict[str, list[int]] = {}
@@ -185,7 +189,16 @@ def build_debrief(
         strengths=strengths,
         improvements=improvements,
         goals=list(goals),
+        hints=list(hints),
     )
+
+
+def hints_line(hints: Sequence[int], language: Language) -> str:
+    """How many hints the trainee asked for, and before which replies."""
+    if not hints:
+        return t("hints_used.none", language)
+    replies = ", ".join(str(after + 1) for after in hints)
+    return t("hints_used.some", language, count=len(hints), replies=replies)
 
 
 def goal_line(goal: GoalResult, language: Language, label: str | None = None) -> str:

@@ -54,3 +54,13 @@ class EvalError(CoachError):
 
 class RubricError(CoachError):
     """The rubric file (``bot/rubric.yaml``) is malformed or incomplete."""
+
+
+class CorrectionError(CoachError):
+    """A trainer's correction of a verdict does not apply (unknown reply or
+    criterion, the verdict the grade already has, no comment). ``key`` names
+    the problem in the UI's catalogue (``corrections.error.<key>``)."""
+
+    def __init__(self, message: str, key: str = "invalid", **params: object) -> None:
+        super().__init__(message)
+        self.key, self.params = key, params

@@ -41,6 +41,7 @@ from bot.events import (
     TraineeSaid,
 )
 from bot.grader import Grader
+from bot.hints import hint_for
 from bot.i18n import t
 from bot.personas import Persona
 from bot.rubric import Grade
@@ -92,6 +93,8 @@ class SessionEngine:
         self.turns: list[tuple[str, Grade | None, int]] = []
         self.mood = persona.mood.start
         self.ended: EndReason | None = None
+        #: For each hint asked for: how many replies the trainee had sent by then.
+        self.hints: list[int] = []
         self._turn_lock = asyncio.Lock()
         #: The turn whose customer reply failed, until it is retried or the
         #: trainee moves on: (turn number, what the customer was replying to).
@@ -165,6 +168,7 @@ class SessionEngine:
             )
             if stored_turn.grade:
                 self.grades.append(stored_turn.grade)
+        self.hints = [hint.after_turn for hint in stored.hints]
         if stored.row.status == "ended":
             self.ended = stored.row.end_reason  # type: ignore[assignment]
 
@@ -183,7 +187,17 @@ class SessionEngine:
             mood_start=self.persona.mood.start,
             turns=self.turns,
             goals=goals.progress(self.persona.goals, self.persona.language, self.turns),
+            hints=self.hints,
         )
+
+    async def hint(self) -> str:
+        """A nudge for the next reply, stored with how many replies came before
+        it (the debrief and the transcripts say which replies had help)."""
+        text = hint_for(self.persona, self.grades)
+        if self.session_id is not None:
+            await self.store.add_hint(self.session_id, len(self.turns), text)
+        self.hints.append(len(self.turns))
+        return text
 
     # --- one trainee turn ------------------------------------------------------------
 

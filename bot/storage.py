@@ -34,7 +34,7 @@ import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.errors import StorageError
+from bot.errors import CorrectionError, StorageError
 from bot.rubric import Grade
 from bot.usage import ModelUsage
 
@@ -169,6 +169,40 @@ class GradeRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
+class HintRow(Base):
+    """A hint the trainee asked for, and how many replies they had sent by then."""
+
+    __tablename__ = "coach_hints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("coach_sessions.id"), index=True)
+    #: The trainee's replies before the hint (0: asked before the first reply).
+    after_turn: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class CorrectionRow(Base):
+    """A trainer's correction of one criterion's verdict in one stored grade:
+    the grader's mistakes, kept to become its regression tests."""
+
+    __tablename__ = "coach_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("coach_sessions.id"), index=True)
+    grade_id: Mapped[int] = mapped_column(ForeignKey("coach_grades.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("coach_messages.id"))
+    turn: Mapped[int] = mapped_column(Integer)
+    criterion: Mapped[str] = mapped_column(String(64))
+    #: What the stored grade said (read from it, never from the request).
+    old_verdict: Mapped[str] = mapped_column(String(10))
+    new_verdict: Mapped[str] = mapped_column(String(10))
+    comment: Mapped[str] = mapped_column(Text)
+    #: The trainer's account name.
+    trainer: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
 @dataclass(frozen=True)
 class StoredTurn:
     """A trainee message with its grade (if it was graded)."""
@@ -186,6 +220,8 @@ class StoredSession:
     row: SessionRow
     messages: list[MessageRow]
     turns: list[StoredTurn]
+    #: The hints asked for, in order.
+    hints: list[HintRow] = field(default_factory=list)
 
 
 class Store:
@@ -322,6 +358,59 @@ class Store:
                 .values(status="ended", end_reason=reason, ended_at=_now())
             )
 
+    async def add_hint(self, session_id: str, after_turn: int, content: str) -> None:
+        async with self._write() as db:
+            db.add(HintRow(session_id=session_id, after_turn=after_turn, content=content))
+
+    async def add_correction(
+        self,
+        *,
+        session_id: str,
+        message_id: int,
+        criterion: str,
+        verdict: str,
+        comment: str,
+        trainer: str,
+    ) -> CorrectionRow:
+        """Record that ``criterion``'s verdict on the grade of ``message_id`` should
+        have been ``verdict``. The old verdict and the turn come from the stored
+        grade; a grade that is not there, or that already says ``verdict``, is refused."""
+        async with self._write() as db:
+            grade = await db.scalar(
+                select(GradeRow).where(
+                    GradeRow.session_id == session_id, GradeRow.message_id == message_id
+                )
+            )
+            if grade is None:
+                raise CorrectionError(
+                    "no graded reply with that id in this session; open the transcript again",
+                    "reply",
+                )
+            result = (grade.grade.get("criteria") or {}).get(criterion)
+            old = result.get("verdict") if isinstance(result, dict) else None
+            if not isinstance(old, str):
+                old = "na"
+            if old == verdict:
+                raise CorrectionError(
+                    f"the grade already says '{verdict}' for {criterion}; pick another verdict",
+                    "same",
+                    verdict=verdict,
+                )
+            row = CorrectionRow(
+                session_id=session_id,
+                grade_id=grade.id,
+                message_id=message_id,
+                turn=grade.turn,
+                criterion=criterion,
+                old_verdict=old,
+                new_verdict=verdict,
+                comment=comment,
+                trainer=trainer,
+            )
+            db.add(row)
+            await db.flush()
+            return row
+
     async def save_user(self, name: str, role: str, password_hash: str) -> None:
         """Add an account or reset its role and password: either way every
         token issued before is void (a new credential stamp)."""
@@ -394,6 +483,13 @@ class Store:
                     await db.scalars(select(GradeRow).where(GradeRow.session_id == session_id))
                 ).all()
             }
+            hints = list(
+                (
+                    await db.scalars(
+                        select(HintRow).where(HintRow.session_id == session_id).order_by(HintRow.id)
+                    )
+                ).all()
+            )
         turns: list[StoredTurn] = []
         for message in messages:
             if message.role != "trainee":
@@ -409,7 +505,24 @@ class Store:
                     mood_after=g.mood_after if g else None,
                 )
             )
-        return StoredSession(row, messages, turns)
+        return StoredSession(row, messages, turns, hints)
+
+    async def corrections(self, session_ids: list[str] | None = None) -> list[CorrectionRow]:
+        """Every correction (or those of ``session_ids``), oldest first."""
+        query = select(CorrectionRow).order_by(CorrectionRow.id)
+        if session_ids is not None:
+            if not session_ids:
+                return []
+            query = query.where(CorrectionRow.session_id.in_(session_ids))
+        async with self._sessions() as db:
+            return list((await db.scalars(query)).all())
+
+    async def hints_for_sessions(self, session_ids: list[str]) -> list[HintRow]:
+        if not session_ids:
+            return []
+        async with self._sessions() as db:
+            query = select(HintRow).where(HintRow.session_id.in_(session_ids))
+            return list((await db.scalars(query.order_by(HintRow.id))).all())
 
     async def usage_for_session(self, session_id: str) -> list[UsageRow]:
         """The server's usage for each model-written message of a session, in order."""
@@ -446,6 +559,17 @@ class Store:
                     )
                 ).all()
             )
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None for another database or in memory)."""
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return None if parsed.database == ":memory:" else Path(parsed.database)
 
 
 def create_private_file(path: Path) -> None:

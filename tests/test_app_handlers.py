@@ -319,7 +319,7 @@ async def test_a_trainer_sees_the_dashboard_and_opens_a_transcript(page: Browser
     transcript = page.texts()[-1]
     assert transcript.startswith("# Monique, son chien Filou est mort")
     assert "**Stagiaire**\u00a0: Calmez-vous, quel est votre numéro de commande ?" in transcript
-    assert page.payloads("element")[-1]["name"].endswith(".json")
+    assert any(e["name"].endswith(".json") for e in page.payloads("element"))
 
 
 async def test_a_trainee_cannot_open_a_transcript(page: Browser) -> None:
@@ -328,9 +328,9 @@ async def test_a_trainee_cannot_open_a_transcript(page: Browser) -> None:
     await handlers.on_chat_start()
     await say("Bonjour.")
     (row,) = await handlers.runtime.store.list_sessions()
-    before = len(page.messages())
     await handlers.open_session(cl.Action(name="open_session", payload={"session": row.id}))
-    assert len(page.messages()) == before
+    assert page.texts()[-1].startswith("Seuls les formateurs peuvent ouvrir")  # said, not silent
+    assert not any(t.startswith("# Monique") for t in page.texts())
 
 
 async def test_lines_play_in_the_order_they_arrived() -> None:

@@ -184,3 +184,49 @@ async def test_chainlit_thread_history_on_postgres(pg_settings: Settings) -> Non
         assert [s["name"] for s in thread["steps"]] == ["Note : 62/100"]
     finally:
         await layer.engine.dispose()
+
+
+async def test_corrections_and_hints_on_postgres(pg_settings: Settings) -> None:
+    from bot import corrections
+
+    url = await fresh_database(pg_settings.resolved_database_url)
+    runtime = Runtime.create(pg_settings.model_copy(update={"database_url": url}))
+    await runtime.store.init()
+    try:
+        engine = runtime.engine(runtime.catalog.get("fr-deuil-chien"), user_id="alice")
+        await engine.start(thread_id=str(uuid.uuid4()))
+        await engine.hint()
+        events = [e async for e in engine.turn("Calmez-vous, quel est votre numéro ?")]
+        assert any(isinstance(e, GradeReady) for e in events)
+        assert engine.session_id is not None
+        stored = await runtime.store.load(engine.session_id)
+        assert stored is not None
+        payload = {
+            "session": engine.session_id,
+            "message": stored.turns[0].message_id,
+            "criterion": "no_blocking_phrase",
+            "verdict": "met",
+            "comment": "Quoted, not said.",
+        }
+        row = await corrections.record(runtime.store, payload, trainer="tina")
+        assert (row.old_verdict, row.new_verdict, row.turn) == ("missed", "met", 1)
+    finally:
+        await runtime.store.close()
+
+    other = Store(url)  # another app instance, or `coach eval export-corrections`
+    try:
+        (kept,) = await other.corrections()
+        assert (kept.trainer, kept.criterion, kept.comment) == (
+            "tina",
+            "no_blocking_phrase",
+            "Quoted, not said.",
+        )
+        (case,) = await corrections.export_cases(other, {"fr-deuil-chien"})
+        assert case["expect"] == {"no_blocking_phrase": "met"}
+        reloaded = await other.load(engine.session_id)
+        assert reloaded is not None and [h.after_turn for h in reloaded.hints] == [0]
+        assert [h.session_id for h in await other.hints_for_sessions([engine.session_id])] == [
+            engine.session_id
+        ]
+    finally:
+        await other.close()

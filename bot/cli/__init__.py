@@ -28,7 +28,7 @@ app.command("run")(run.run)
 app.command("chat")(chat.chat)
 app.command("grade")(grade.grade)
 app.add_typer(personas.app, name="personas")
-app.command("eval")(evals.eval_command)
+app.add_typer(evals.app, name="eval")
 app.add_typer(users.app, name="users")
 app.command("bench")(bench.bench)
 

@@ -109,8 +109,6 @@ async def interactive(engine: SessionEngine, view: SessionView, console: Console
     """Read the trainee's replies from the terminal until the session ends or they leave."""
     import asyncio
 
-    from bot.hints import hint_for
-
     console.print(f"[dim]{COMMANDS_HELP}[/dim]")
     while not engine.ended:
         try:
@@ -121,7 +119,7 @@ async def interactive(engine: SessionEngine, view: SessionView, console: Console
         if command in ("/quit", "/exit", "/end"):
             return  # the caller ends the session, so /end and /quit both get the debrief
         if command == "/hint":
-            console.print(f"[yellow]hint:[/yellow] {hint_for(engine.persona, engine.grades)}")
+            console.print(f"[yellow]hint:[/yellow] {await engine.hint()}")
             continue
         if not command:
             continue

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from pydantic import BaseModel
 from rich.console import Console
 
-from bot.debrief import goal_line, strength_text
+from bot.debrief import goal_line, hints_line, strength_text
 from bot.events import (
     CustomerChunk,
     CustomerSaid,
@@ -199,6 +199,7 @@ class TerminalView(SessionView):
                 c.print(
                     f"  {goal_line(goal, self.lang)}", style=style, markup=False, highlight=False
                 )
+        c.print(hints_line(d.hints, self.lang), markup=False, highlight=False)
         if d.strengths:
             done = [strength_text(s.criterion, s.turns, self.lang) for s in d.strengths]
             c.print("[green]strengths:[/green] " + "; ".join(done), highlight=False)

@@ -1,8 +1,10 @@
-"""``coach eval``: run the eval suites, show or print the report, fail on a regression.
+"""``coach eval``: run the eval suites, show or print the report, fail on a regression;
+``coach eval export-corrections``: trainers' corrections as eval cases.
 
 Which suites run and in which mode is decided in bot/evals/modes.py; the
-report is built by bot/evals/runner.py. This module only turns flags into
-options and the report into output.
+report is built by bot/evals/runner.py; the cases from corrections in
+bot/corrections.py. This module only turns flags into options and the
+report into output.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import EXIT_FAILED, EXIT_USAGE, err, fail, out, run_async
+from bot.cli.common import EXIT_FAILED, EXIT_USAGE, err, fail, note, out, run_async
+
+app = typer.Typer(add_completion=False)
 
 
 class SuiteChoice(StrEnum):
@@ -23,7 +27,9 @@ class SuiteChoice(StrEnum):
     all = "all"
 
 
+@app.callback(invoke_without_command=True)
 def eval_command(
+    ctx: typer.Context,
     suite: Annotated[
         list[SuiteChoice] | None,
         typer.Option(help="Which suites: grader, personas or all (default)."),
@@ -83,6 +89,8 @@ def eval_command(
     above its twin fails the run, and so does an accuracy under --min-accuracy
     or --min-criterion-accuracy.
     """
+    if ctx.invoked_subcommand is not None:
+        return  # `coach eval export-corrections`: only the subcommand runs
     from bot.evals.modes import FlagConflict, choose_mode, choose_suites
 
     try:
@@ -123,3 +131,57 @@ def eval_command(
             out.print(f"wrote {path}", style="dim", markup=False)
     if not run.passed:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("export-corrections")
+def export_corrections(
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the cases to this file (JSON Lines) instead of stdout."),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="The app's database URL (default: COACH_DATABASE_URL or the data folder's)."
+        ),
+    ] = None,
+) -> None:
+    """Trainers' corrections of verdicts as eval cases, one JSON line per corrected reply.
+
+    Run them with `coach eval --dataset FILE --checks-only` (or with the model).
+    """
+    from bot.corrections import cases_jsonl, export_cases
+    from bot.files import write_private
+    from bot.personas import load_catalog
+    from bot.settings import get_settings
+    from bot.storage import Store, sqlite_file
+
+    settings = get_settings()
+    url = db or settings.resolved_database_url
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        fail(f"no database at {path}; give the app's database with --db URL or COACH_DATABASE_URL")
+    personas = set(load_catalog(settings.personas_dir).personas)
+
+    async def collect() -> list[dict[str, object]]:
+        store = Store(url)
+        try:
+            await store.init()  # a database from before corrections gets the table
+            return await export_cases(store, personas)
+        finally:
+            await store.close()
+
+    cases = run_async(collect())
+    if not cases:
+        fail("no corrections in the database; mark a verdict as wrong from a transcript first")
+    text = cases_jsonl(cases)
+    if out_file is None:
+        print(text, end="")
+        return
+    if out_file.is_dir():
+        fail(f"{out_file} is a folder; give a file name, such as {out_file / 'corrections.jsonl'}")
+    try:
+        write_private(out_file, text)  # trainees' words: readable by the owner only
+    except OSError as exc:
+        fail(f"cannot write {out_file}: {exc.strerror or exc}")
+    note(f"wrote {len(cases)} case{'s' if len(cases) != 1 else ''} to {out_file}")

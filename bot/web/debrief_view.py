@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from bot.debrief import Debrief, goal_line, strength_text
+from bot.debrief import Debrief, goal_line, hints_line, strength_text
 from bot.i18n import Language, t
 from bot.mood import MOOD_MAX
 from bot.rubric import CRITERIA_BY_ID
@@ -16,7 +16,8 @@ from bot.web.chat_view import NONE
 from bot.web.markup import inert
 
 
-def debrief_markdown(debrief: Debrief, lang: Language) -> str:
+def debrief_markdown(debrief: Debrief, lang: Language, *, downloads: bool = True) -> str:
+    """The debrief; ``downloads``: say the transcript files follow (in the chat)."""
     average = NONE if debrief.average_score is None else f"{debrief.average_score}/100"
     moods = " → ".join(map(str, debrief.mood_trajectory))
     lines = [
@@ -25,6 +26,7 @@ def debrief_markdown(debrief: Debrief, lang: Language) -> str:
         # The outcome in the UI language, like everything around it.
         t("debrief.outcome", lang, outcome=t(f"outcome.{debrief.outcome}", lang)),
         t("debrief.summary", lang, average=average, turns=debrief.turns, moods=moods),
+        hints_line(debrief.hints, lang),
         "",
     ]
     if debrief.goals:
@@ -63,8 +65,9 @@ def debrief_markdown(debrief: Debrief, lang: Language) -> str:
             for c in debrief.criteria
         ]
         lines.append("")
-    lines.append(t("debrief.downloads", lang))
-    return "\n".join(lines)
+    if downloads:
+        lines.append(t("debrief.downloads", lang))
+    return "\n".join(lines).rstrip("\n")
 
 
 def debrief_figure(debrief: Debrief, lang: Language) -> go.Figure:

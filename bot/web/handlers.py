@@ -27,7 +27,8 @@ from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 from fastapi import Request, Response
 
-from bot.errors import CoachError
+from bot import corrections
+from bot.errors import CoachError, CorrectionError
 from bot.events import (
     CustomerChunk,
     CustomerSaid,
@@ -40,7 +41,6 @@ from bot.events import (
     TraineeSaid,
 )
 from bot.files import private_dir
-from bot.hints import hint_for
 from bot.i18n import Language, t, ui_language
 from bot.rubric import Grade
 from bot.runtime import Runtime
@@ -398,7 +398,7 @@ async def give_hint() -> None:
         return
     await settled()  # the hint reads the last grade
     lang = session_language()
-    hint = hint_for(engine.persona, engine.grades)
+    hint = await engine.hint()
     await coach_message(chat_view.hint_text(hint, lang), lang).send()
 
 
@@ -578,6 +578,16 @@ def markdown_download(data: dict[str, Any], stem: str, when: datetime, lang: Lan
     )
 
 
+def trainer_markdown_download(content: str, stem: str, when: datetime) -> Any:
+    """What a trainer reads on screen (transcript, hints, debrief), as a file."""
+    return cl.File(
+        name=transcripts.transcript_filename(stem, when, "md"),
+        content=content.encode(),
+        display="inline",
+        mime="text/markdown",
+    )
+
+
 def json_download(data: dict[str, Any], stem: str, when: datetime) -> Any:
     """The graded transcript to process."""
     return cl.File(
@@ -634,9 +644,21 @@ async def show_dashboard(lang: Language) -> None:
     await report_persona_errors(lang)
 
 
+async def staff_only(refusal: str) -> cl.User | cl.PersistedUser | None:
+    """The signed-in trainer or evaluator; anyone else is told ``refusal`` (a
+    catalogue key) and gets None. Asked on every trainer action: a page can
+    send any action name, whatever buttons it was shown."""
+    user = cl.user_session.get("user")
+    if user is not None and role_of(user) in STAFF:
+        return user  # type: ignore[no-any-return]
+    lang = session_language()
+    await coach_message(t(refusal, lang), lang).send()
+    return None
+
+
 @cl.action_callback("open_session")
 async def open_session(action: cl.Action) -> None:
-    if role_of(cl.user_session.get("user")) not in STAFF:
+    if await staff_only("trainer_only") is None:
         return
     lang = session_language()
     stored = await runtime.store.load(str(action.payload.get("session")))
@@ -646,6 +668,31 @@ async def open_session(action: cl.Action) -> None:
     if persona is None:
         return
     data = transcripts.transcript(stored, persona)
-    download = json_download(data, stored.row.id[:8], stored.row.started_at)
     content = transcripts.transcript_markdown(data, lang)
-    await coach_message(content, lang, elements=[download]).send()
+    debrief = transcripts.stored_debrief(stored, persona)
+    if debrief is not None:
+        content += "\n\n" + debrief_view.debrief_markdown(debrief, lang, downloads=False)
+    stem, when = stored.row.id[:8], stored.row.started_at
+    elements: list[Any] = [
+        trainer_markdown_download(content, stem, when),
+        json_download(data, stem, when),
+    ]
+    if any(turn.grade is not None for turn in stored.turns):
+        props = transcripts.correction_props(stored, lang)
+        elements.append(cl.CustomElement(name="VerdictCorrection", props=props, display="inline"))
+    await coach_message(content, lang, elements=elements).send()
+
+
+@cl.action_callback("correct_verdict")
+async def correct_verdict(action: cl.Action) -> None:
+    """A trainer marks a verdict as wrong (sent by the correction form)."""
+    user = await staff_only("corrections.refused")
+    if user is None:
+        return
+    lang = session_language()
+    try:
+        row = await corrections.record(runtime.store, action.payload, trainer=user.identifier)
+    except CorrectionError as exc:
+        await coach_message(transcripts.correction_refusal(exc, lang), lang).send()
+        return
+    await coach_message(transcripts.correction_saved(row, lang), lang).send()
