@@ -23,6 +23,14 @@ class TurnSummary(BaseModel):
     mood_after: int
 
 
+class RetriedTurn(BaseModel):
+    """A reply the trainee took back and replaced with another."""
+
+    turn: int
+    text: str
+    score: int | None
+
+
 class CriterionTally(BaseModel):
     criterion: str
     label: str
@@ -68,6 +76,8 @@ class Debrief(BaseModel):
     goals: list[GoalResult] = []
     #: For each hint asked for: how many replies the trainee had sent by then.
     hints: list[int] = []
+    #: Replies taken back (each replaced by the reply of the same number).
+    retries: list[RetriedTurn] = []
 
     @property
     def goals_met(self) -> int:
@@ -82,6 +92,7 @@ def build_debrief(
     turns: Sequence[tuple[str, Grade | None, int]],
     goals: Sequence[GoalResult] = (),
     hints: Sequence[int] = (),
+    retracted: Sequence[tuple[int, str, Grade | None]] = (),
 ) -> Debrief:
     """``turns``: each trainee message with its grade and the mood after it;
     ``goals``: the scenario's goals and which turn reached each; ``hints``:
@@ -190,6 +201,10 @@ def build_debrief(
         improvements=improvements,
         goals=list(goals),
         hints=list(hints),
+        retries=[
+            RetriedTurn(turn=number, text=text, score=grade.score if grade else None)
+            for number, text, grade in retracted
+        ],
     )
 
 

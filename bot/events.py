@@ -75,6 +75,18 @@ class MoodChanged(BaseModel):
     reason: str
 
 
+class TurnTakenBack(BaseModel):
+    """The trainee took back their last reply: the mood is as it was before it."""
+
+    type: Literal["taken_back"] = "taken_back"
+    turn: int
+    before: int
+    after: int
+    band: str
+    label: str = ""
+    colour: str = ""
+
+
 class Failure(BaseModel):
     type: Literal["error"] = "error"
     turn: int
@@ -96,6 +108,7 @@ Event = Annotated[
     | GradeReady
     | MoodChanged
     | Failure
+    | TurnTakenBack
     | SessionEnded,
     Field(discriminator="type"),
 ]

@@ -39,6 +39,7 @@ from bot.events import (
     SessionEnded,
     SessionStarted,
     TraineeSaid,
+    TurnTakenBack,
 )
 from bot.grader import Grader
 from bot.hints import hint_for
@@ -63,6 +64,10 @@ class EmptyMessageError(CoachError):
 
 class NothingToRetry(CoachError):
     """A retry asked for when the customer's last reply did not fail."""
+
+
+class NothingToTakeBack(CoachError):
+    """A take-back asked for before any reply, or after the session ended."""
 
 
 class SessionEngine:
@@ -91,6 +96,10 @@ class SessionEngine:
         self.history: list[Message] = []
         self.grades: list[Grade] = []
         self.turns: list[tuple[str, Grade | None, int]] = []
+        #: The stored message id of each turn's trainee line (beside ``turns``).
+        self._turn_messages: list[int] = []
+        #: Replies the trainee took back: (the turn's number, the line, its grade).
+        self.retracted: list[tuple[int, str, Grade | None]] = []
         self.mood = persona.mood.start
         self.ended: EndReason | None = None
         #: For each hint asked for: how many replies the trainee had sent by then.
@@ -158,7 +167,7 @@ class SessionEngine:
         self.history = [
             Message.model_validate({"role": m.role, "content": m.content})
             for m in stored.messages
-            if m.content
+            if m.content and m.status != "retracted"
         ]
         self.mood = stored.row.mood
         for stored_turn in stored.turns:
@@ -166,9 +175,11 @@ class SessionEngine:
             self.turns.append(
                 (stored_turn.content, stored_turn.grade, after if after is not None else self.mood)
             )
+            self._turn_messages.append(stored_turn.message_id)
             if stored_turn.grade:
                 self.grades.append(stored_turn.grade)
         self.hints = [hint.after_turn for hint in stored.hints]
+        self.retracted = [(r.turn, r.content, r.grade) for r in stored.retracted]
         if stored.row.status == "ended":
             self.ended = stored.row.end_reason  # type: ignore[assignment]
 
@@ -188,6 +199,7 @@ class SessionEngine:
             turns=self.turns,
             goals=goals.progress(self.persona.goals, self.persona.language, self.turns),
             hints=self.hints,
+            retracted=self.retracted,
         )
 
     async def hint(self) -> str:
@@ -250,6 +262,50 @@ class SessionEngine:
             async with contextlib.aclosing(self._customer_reply(number, retry)) as events:
                 async for event in events:
                     yield event
+
+    @property
+    def can_take_back(self) -> bool:
+        """There is a reply to take back and the session goes on."""
+        return self.ended is None and bool(self.turns)
+
+    async def take_back(self) -> TurnTakenBack:
+        """Take back the trainee's last reply (and the customer's answer to it).
+
+        Both stay stored, marked "retracted", and the debrief lists them; the
+        conversation, the mood and the goals go back to before that reply, and
+        the next reply the trainee sends takes its number. Waits for a turn
+        still running (its grade included) to finish first.
+        """
+        async with self._turn_lock:
+            if self.ended is not None:
+                raise SessionClosedError("this session has ended; start a new one")
+            if not self.turns:
+                raise NothingToTakeBack("there is no reply to take back yet")
+            assert self.session_id is not None
+            number = len(self.turns)
+            text, grade, _ = self.turns[-1]
+            mood_before = self.mood_trajectory[-2]
+            # Stored first: if the write fails, nothing in memory has moved.
+            await self.store.retract_from(self.session_id, self._turn_messages[-1], mood_before)
+            self.turns.pop()
+            self._turn_messages.pop()
+            if grade is not None and self.grades and self.grades[-1] is grade:
+                self.grades.pop()
+            self._unanswered = None
+            starts = [i for i, m in enumerate(self.history) if m.role == "trainee"]
+            if starts:
+                del self.history[starts[-1] :]
+            self.retracted.append((number, text, grade))
+            before, self.mood = self.mood, mood_before
+            look = self._look
+            return TurnTakenBack(
+                turn=number,
+                before=before,
+                after=self.mood,
+                band=look.band,
+                label=look.label,
+                colour=look.colour,
+            )
 
     async def _play(self, text: str) -> AsyncGenerator[Event, None]:
         assert self.session_id is not None
@@ -359,6 +415,7 @@ class SessionEngine:
         )
         self.grades.append(grade)
         self.turns.append((text, grade, self.mood))
+        self._turn_messages.append(message_id)
 
     async def _within_deadline(self, stream: AsyncIterator[str]) -> AsyncIterator[str]:
         """The reply's chunks, each awaited only within what is left of the deadline.
@@ -399,6 +456,7 @@ class SessionEngine:
         )
         self.grades.append(grade)
         self.turns.append((text, grade, self.mood))
+        self._turn_messages.append(message_id)
         yield GradeReady(turn=number, grade=grade)
         delta = self.mood - mood_before
         look = self._look

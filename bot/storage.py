@@ -114,7 +114,9 @@ class MessageRow(Base):
     session_id: Mapped[str] = mapped_column(ForeignKey("coach_sessions.id"), index=True)
     role: Mapped[str] = mapped_column(String(10))
     content: Mapped[str] = mapped_column(Text)
-    #: complete; partial (a reply cut by a failure); failed (nothing came).
+    #: complete; partial (a reply cut by a failure); failed (nothing came);
+    #: retracted (a reply the trainee took back, and the customer's answer to it:
+    #: kept for the record, out of the conversation).
     status: Mapped[str] = mapped_column(String(10), default="complete")
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
@@ -222,6 +224,8 @@ class StoredSession:
     turns: list[StoredTurn]
     #: The hints asked for, in order.
     hints: list[HintRow] = field(default_factory=list)
+    #: Replies the trainee took back (numbered as the turn they were), in order.
+    retracted: list[StoredTurn] = field(default_factory=list)
 
 
 class Store:
@@ -348,6 +352,20 @@ class Store:
             )
             await db.execute(
                 update(SessionRow).where(SessionRow.id == session_id).values(mood=mood_after)
+            )
+
+    async def retract_from(self, session_id: str, message_id: int, mood: int) -> None:
+        """Take back a trainee's reply: it and every later message of the session
+        become "retracted" (kept, out of the conversation), and the session's
+        mood goes back to ``mood``, in one write."""
+        async with self._write() as db:
+            await db.execute(
+                update(MessageRow)
+                .where(MessageRow.session_id == session_id, MessageRow.id >= message_id)
+                .values(status="retracted")
+            )
+            await db.execute(
+                update(SessionRow).where(SessionRow.id == session_id).values(mood=mood)
             )
 
     async def end_session(self, session_id: str, reason: str) -> None:
@@ -491,11 +509,13 @@ class Store:
                 ).all()
             )
         turns: list[StoredTurn] = []
+        retracted: list[StoredTurn] = []
         for message in messages:
             if message.role != "trainee":
                 continue
             g = grades.get(message.id)
-            turns.append(
+            taken_back = message.status == "retracted"
+            (retracted if taken_back else turns).append(
                 StoredTurn(
                     turn=len(turns) + 1,
                     message_id=message.id,
@@ -505,7 +525,7 @@ class Store:
                     mood_after=g.mood_after if g else None,
                 )
             )
-        return StoredSession(row, messages, turns, hints)
+        return StoredSession(row, messages, turns, hints, retracted)
 
     async def corrections(self, session_ids: list[str] | None = None) -> list[CorrectionRow]:
         """Every correction (or those of ``session_ids``), oldest first."""

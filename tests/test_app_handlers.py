@@ -424,3 +424,45 @@ async def test_every_author_has_an_avatar(page: Browser) -> None:
         # The name is only drawn from, never echoed: markup in it stays out of the image.
         response = await client.get("/avatars/<script>alert(1)</script>")
         assert response.status_code == 200 and "<script" not in response.text
+
+
+async def test_a_trainee_takes_back_a_reply_and_tries_another(
+    page: Browser, settings: Settings
+) -> None:
+    """Retry a turn (issue 13): the button sits under the customer's answer, takes
+    the reply back (kept, marked), puts the mood back, and the debrief lists it."""
+    import chainlit as cl
+
+    await handlers.on_chat_start()
+    opening = [a for a in page.payloads("action") if a["name"] == "take_back"]
+    assert opening == []  # nothing to take back under the opening line
+    await say("Je suis sincèrement désolée pour Filou, mes condoléances.")
+    calmer = page.payloads("set_sidebar_elements")[-1]["elements"][0]["props"]["mood"]
+    await say("Ce n'est qu'un chien, madame.")
+    [*_, offered] = [a for a in page.payloads("action") if a["name"] == "take_back"]
+    assert offered["label"] == "Reprendre ma réponse"
+
+    await handlers.on_take_back(cl.Action(name="take_back", payload={}, id=offered["id"]))
+    assert any("Réponse 2 reprise" in t for t in page.texts())
+    props = page.payloads("set_sidebar_elements")[-1]["elements"][0]["props"]
+    assert props["mood"] == calmer
+    statuses = rows(settings, "select status from coach_messages order by id")
+    assert [s for (s,) in statuses][-2:] == ["retracted", "retracted"]
+
+    await say("Je comprends, Filou comptait énormément pour vous.")
+    await handlers.on_message(cl.Message(content="/end", author="alice"))
+    debrief = next(p for p in page.payloads("new_message") if "## Bilan" in p.get("output", ""))
+    assert "Réponses reprises" in debrief["output"]
+    assert "Ce n'est qu'un chien" in debrief["output"]
+    # The transcripts keep it, graded and marked.
+    from bot.web import transcripts
+
+    [(session_id,)] = rows(settings, "select id from coach_sessions")
+    stored = await handlers.runtime.store.load(session_id)
+    assert stored is not None
+    data = transcripts.transcript(stored, handlers.runtime.catalog.get("fr-deuil-chien"))
+    taken = [m for m in data["messages"] if m["status"] == "retracted"]
+    assert [m["role"] for m in taken] == ["trainee", "customer"] and taken[0]["grade"]
+    assert "(reprise)" in transcripts.transcript_markdown(data, "fr")
+    await handlers.on_take_back(cl.Action(name="take_back", payload={}))
+    assert any("Cette session est terminée" in t for t in page.texts())  # a stale button

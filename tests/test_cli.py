@@ -178,6 +178,33 @@ def test_scripted_chat_runs_a_full_offline_session(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "coach.db").exists()
 
 
+def test_a_script_takes_a_reply_back(tmp_path: Path) -> None:
+    script = tmp_path / "trainee.txt"
+    script.write_text(
+        "Je suis sincèrement désolée pour Filou.\n"
+        "Ce n'est qu'un chien, madame.\n"
+        "/back\n"
+        "Je comprends, il comptait énormément pour vous.\n",
+        encoding="utf-8",
+    )
+    result = coach("chat", "--persona", "fr-deuil-chien", "--script", str(script), "--json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    [back] = [e for e in events if e["type"] == "taken_back"]
+    moods = [e["after"] for e in events if e["type"] == "mood"]
+    assert back["turn"] == 2 and back["after"] == moods[0] and back["before"] == moods[1]
+    assert [e["turn"] for e in events if e["type"] == "grade"] == [1, 2, 2]
+    debrief = events[-1]["debrief"]
+    assert debrief["turns"] == 2 and [r["turn"] for r in debrief["retries"]] == [2]
+    text = coach("chat", "--persona", "fr-deuil-chien", "--script", str(script))
+    assert "Réponse 2 reprise" in text.stdout and "Réponses reprises" in text.stdout
+    first = tmp_path / "first.txt"
+    first.write_text("/back\n", encoding="utf-8")
+    bad = coach("chat", "--persona", "fr-deuil-chien", "--script", str(first), "--json")
+    error = one_line_error(bad)
+    assert "no reply to take back" in error
+
+
 def test_chat_errors() -> None:
     assert "unknown persona" in one_line_error(
         coach("chat", "--persona", "nobody", "--script", "-", stdin="hi")

@@ -131,6 +131,8 @@ async def test_sessions_grades_and_accounts_on_postgres(pg_settings: Settings) -
         await engine.start(thread_id=str(uuid.uuid4()))
         events = [e async for e in engine.turn("Calmez-vous, quel est votre numéro ?")]
         grade = next(e for e in events if isinstance(e, GradeReady)).grade
+        taken = [e async for e in engine.turn("Je suis vraiment désolée pour Filou.")]
+        await engine.take_back()  # kept, marked retracted, out of the turns
         await engine.end()
         await Accounts(runtime.store).add("alice", "trainee", "long-enough-1")
     finally:
@@ -142,8 +144,18 @@ async def test_sessions_grades_and_accounts_on_postgres(pg_settings: Settings) -
         assert engine.session_id is not None
         stored = await other.load(engine.session_id)
         assert stored is not None and stored.row.status == "ended"
-        assert [m.role for m in stored.messages] == ["customer", "trainee", "customer"]
-        assert stored.turns[0].grade == grade
+        roles = [(m.role, m.status) for m in stored.messages]
+        assert roles == [
+            ("customer", "complete"),
+            ("trainee", "complete"),
+            ("customer", "complete"),
+            ("trainee", "retracted"),
+            ("customer", "retracted"),
+        ]
+        assert stored.turns[0].grade == grade and len(stored.turns) == 1
+        taken_grade = next(e for e in taken if isinstance(e, GradeReady)).grade
+        assert [(r.turn, r.grade) for r in stored.retracted] == [(2, taken_grade)]
+        assert stored.row.mood == stored.turns[0].mood_after
         assert [r.user_id for r in await other.list_sessions("alice")] == ["alice"]
         assert await Accounts(other).authenticate("alice", "long-enough-1") is not None
     finally:

@@ -21,11 +21,18 @@ from bot.events import (
     MoodChanged,
     SessionEnded,
     TraineeSaid,
+    TurnTakenBack,
 )
 from bot.grader import Grader
 from bot.personas import Persona, load_catalog
 from bot.runtime import Runtime
-from bot.session import EmptyMessageError, NothingToRetry, SessionClosedError, SessionEngine
+from bot.session import (
+    EmptyMessageError,
+    NothingToRetry,
+    NothingToTakeBack,
+    SessionClosedError,
+    SessionEngine,
+)
 from bot.settings import Settings
 from bot.simulator import CustomerTurn, LLMCustomer, ScriptedCustomer
 from bot.storage import Store
@@ -402,3 +409,63 @@ async def test_lines_sent_back_to_back_play_one_turn_at_a_time(
     assert db_rows(settings, "select turn from coach_grades order by turn") == [(1,), (2,)]
     roles = db_rows(settings, "select role from coach_messages order by id")
     assert [r for (r,) in roles] == ["customer", "trainee", "customer", "trainee", "customer"]
+
+
+async def test_a_reply_taken_back_leaves_the_conversation_but_stays_stored(
+    offline: Runtime, settings: Settings
+) -> None:
+    """Retry a turn (issue 13): the trainee takes back the last reply and sends
+    another; the conversation, mood and goals go back, both replies stay stored
+    (the first marked retracted), the debrief lists the retry, a resume agrees."""
+    engine = offline.engine(persona())
+    await engine.start()
+    with pytest.raises(NothingToTakeBack):
+        await engine.take_back()
+    await play(engine, "Je suis sincèrement désolée pour Filou, mes condoléances.")
+    mood_after_one, history_after_one = engine.mood, list(engine.history)
+    bad = "Ce n'est qu'un chien, madame. J'annule la commande, voilà."
+    events = await play(engine, bad)
+    assert engine.mood > mood_after_one  # the contempt inflamed her
+    assert "order_cancelled" in engine.goals_reached
+    assert not any(isinstance(e, SessionEnded) for e in events)
+
+    back = await engine.take_back()
+    assert isinstance(back, TurnTakenBack) and back.turn == 2
+    assert (back.before, back.after) == (events[-1].after, mood_after_one)  # type: ignore[attr-defined]
+    assert engine.mood == mood_after_one and engine.history == history_after_one
+    assert len(engine.turns) == len(engine.grades) == 1
+    assert "order_cancelled" not in engine.goals_reached  # the goal went with the reply
+
+    again = await play(engine, "J'annule la commande tout de suite, vous n'aurez rien à recevoir.")
+    assert next(e for e in again if isinstance(e, GradeReady)).turn == 2
+
+    rows = db_rows(settings, "SELECT role, status FROM coach_messages ORDER BY id")
+    assert [status for _, status in rows] == [
+        "complete",
+        "complete",
+        "complete",
+        "retracted",
+        "retracted",
+        "complete",
+        "complete",
+    ]
+    assert db_rows(settings, "SELECT mood FROM coach_sessions")[0][0] == engine.mood
+
+    debrief = (await engine.end()).debrief
+    assert [(r.turn, r.text) for r in debrief.retries] == [(2, bad)]
+    assert debrief.turns == 2 and debrief.retries[0].score is not None
+
+    assert engine.session_id is not None
+    resumed = SessionEngine(
+        persona=persona(),
+        customer=ScriptedCustomer(persona()),
+        grader=offline.grader,
+        store=offline.store,
+        backend_label="x",
+    )
+    await resumed.restore(engine.session_id)
+    assert resumed.history == engine.history and resumed.mood == engine.mood
+    assert [text for text, _, _ in resumed.turns] == [text for text, _, _ in engine.turns]
+    assert resumed.debrief().retries == debrief.retries
+    with pytest.raises(SessionClosedError):
+        await resumed.take_back()  # ended: nothing more to take back

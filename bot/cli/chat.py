@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
     from bot.session import SessionEngine
 
-COMMANDS_HELP = "/hint for a nudge, /end to finish and see the debrief, /quit to leave"
+COMMANDS_HELP = (
+    "/hint for a nudge, /back to take back your last reply, "
+    "/end to finish and see the debrief, /quit to leave"
+)
 
 
 def chat(
@@ -94,6 +97,9 @@ async def play(
             for line in lines:
                 if engine.ended:
                     break
+                if line.lower() == "/back":  # a script may take a reply back too
+                    view.show(await engine.take_back())
+                    continue
                 view.echo_trainee(line)
                 async for event in engine.turn(line):
                     view.show(event)
@@ -120,6 +126,12 @@ async def interactive(engine: SessionEngine, view: SessionView, console: Console
             return  # the caller ends the session, so /end and /quit both get the debrief
         if command == "/hint":
             console.print(f"[yellow]hint:[/yellow] {await engine.hint()}")
+            continue
+        if command == "/back":
+            try:
+                view.show(await engine.take_back())
+            except CoachError as exc:
+                console.print(f"[red]{exc}[/red]")
             continue
         if not command:
             continue

@@ -24,6 +24,7 @@ from bot.events import (
     SessionEnded,
     SessionStarted,
     TraineeSaid,
+    TurnTakenBack,
 )
 from bot.i18n import t
 from bot.mood import MOOD_MAX
@@ -52,6 +53,8 @@ class SessionView(ABC):
                 self.mood_changed(event)
             case Failure():
                 self.failure(event)
+            case TurnTakenBack():
+                self.taken_back(event)
             case SessionEnded():
                 self.ended(event)
             case _:
@@ -79,6 +82,9 @@ class SessionView(ABC):
 
     @abstractmethod
     def failure(self, event: Failure) -> None: ...
+
+    @abstractmethod
+    def taken_back(self, event: TurnTakenBack) -> None: ...
 
     @abstractmethod
     def ended(self, event: SessionEnded) -> None: ...
@@ -113,6 +119,9 @@ class JsonView(SessionView):
         self._emit(event)
 
     def failure(self, event: Failure) -> None:
+        self._emit(event)
+
+    def taken_back(self, event: TurnTakenBack) -> None:
         self._emit(event)
 
     def ended(self, event: SessionEnded) -> None:
@@ -182,6 +191,16 @@ class TerminalView(SessionView):
         self._end_stream()
         self.console.print(f"[red]{event.message}[/red]")
 
+    def taken_back(self, event: TurnTakenBack) -> None:
+        line = t("session.taken_back", self.lang, turn=event.turn, name=self.persona.name)
+        self.console.print(line, markup=False, highlight=False, style="yellow")
+        bar = "█" * event.after + "·" * (MOOD_MAX - event.after)
+        self.console.print(
+            f"  mood {bar} {event.after}/{MOOD_MAX} ({event.label or event.band})",
+            markup=False,
+            style="dim",
+        )
+
     def ended(self, event: SessionEnded) -> None:
         c, d = self.console, event.debrief
         c.rule("debrief")
@@ -200,6 +219,14 @@ class TerminalView(SessionView):
                     f"  {goal_line(goal, self.lang)}", style=style, markup=False, highlight=False
                 )
         c.print(hints_line(d.hints, self.lang), markup=False, highlight=False)
+        if d.retries:
+            c.print(t("debrief.retries", self.lang), markup=False, highlight=False)
+            for retry in d.retries:
+                score = "–" if retry.score is None else f"{retry.score}/100"
+                line = t(
+                    "debrief.retry_line", self.lang, turn=retry.turn, score=score, quote=retry.text
+                )
+                c.print(f"  {line}", markup=False, highlight=False, style="dim")
         if d.strengths:
             done = [strength_text(s.criterion, s.turns, self.lang) for s in d.strengths]
             c.print("[green]strengths:[/green] " + "; ".join(done), highlight=False)

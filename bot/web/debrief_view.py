@@ -35,6 +35,14 @@ def debrief_markdown(debrief: Debrief, lang: Language, *, downloads: bool = True
         lines += [t("debrief.goals_reached", lang, met=met, total=total), ""]
         lines += [f"- {goal_line(g, lang, inert(g.label))}" for g in debrief.goals]
         lines.append("")
+    if debrief.retries:
+        lines += [f"### {t('debrief.retries', lang)}", ""]
+        for retry in debrief.retries:
+            score = NONE if retry.score is None else f"{retry.score}/100"
+            quote = inert(retry.text)
+            line = t("debrief.retry_line", lang, turn=retry.turn, score=score, quote=quote)
+            lines.append(f"- {line}")
+        lines.append("")
     if debrief.strengths:
         lines += [f"### {t('debrief.strengths', lang)}", ""]
         lines += [f"- {strength_text(s.criterion, s.turns, lang)}" for s in debrief.strengths]

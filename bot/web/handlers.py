@@ -351,7 +351,7 @@ async def after_resume(engine: SessionEngine, lang: Language) -> None:
         await coach_message(t("session.ended", lang), lang).send()
         return
     resumed = coach_message(t("session.resumed", lang, name=engine.persona.name), lang)
-    await offer_actions(resumed, lang)
+    await offer_actions(resumed, lang, take_back=engine.can_take_back)
     await resumed.send()
 
 
@@ -381,13 +381,17 @@ async def withdraw_actions() -> None:
     cl.user_session.set("actions", [])
 
 
-async def offer_actions(message: cl.Message, lang: Language) -> None:
-    """Hint and End buttons under the customer's latest line (and only there)."""
+async def offer_actions(message: cl.Message, lang: Language, *, take_back: bool = False) -> None:
+    """Hint and End buttons under the customer's latest line (and only there),
+    with "take back my reply" when that line answers one of the trainee's."""
     await withdraw_actions()
     actions = [
         cl.Action(name="hint", payload={}, label=t("actions.hint", lang), icon="lightbulb"),
         cl.Action(name="end_session", payload={}, label=t("actions.end", lang), icon="flag"),
     ]
+    if take_back:
+        label = t("actions.take_back", lang)
+        actions.append(cl.Action(name="take_back", payload={}, label=label, icon="undo-2"))
     message.actions = actions
     cl.user_session.set("actions", actions)
 
@@ -496,6 +500,31 @@ async def on_retry(action: cl.Action) -> None:
         await coach_message(str(exc), lang).send()
 
 
+@cl.action_callback("take_back")
+async def on_take_back(action: cl.Action) -> None:
+    engine: SessionEngine | None = cl.user_session.get("engine")
+    if engine is None:
+        return
+    lang = session_language()
+    await settled()  # the reply's grade and mood first, so the mood goes back from them
+    if engine.ended:
+        await coach_message(t("session.ended", lang), lang).send()
+        return
+    if not engine.can_take_back:
+        await coach_message(t("session.nothing_to_take_back", lang), lang).send()
+        return
+    try:
+        event = await engine.take_back()
+    except CoachError as exc:
+        await coach_message(str(exc), lang).send()
+        return
+    text = t("session.taken_back", lang, turn=event.turn, name=engine.persona.name)
+    notice = coach_message(text, lang)
+    await offer_actions(notice, lang, take_back=engine.can_take_back)
+    await notice.send()
+    await show_mood(engine, lang, delta=event.after - event.before)
+
+
 @cl.on_stop
 async def on_stop() -> None:
     engine: SessionEngine | None = cl.user_session.get("engine")
@@ -534,7 +563,7 @@ async def render(
                 else:
                     reply.content = content
                     if status != "partial":
-                        await offer_actions(reply, lang)
+                        await offer_actions(reply, lang, take_back=True)
                     # A streamed reply cut by a failure, or replaced by the guard, is rewritten.
                     if status in ("partial", "replaced"):
                         await reply.update()

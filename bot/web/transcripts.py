@@ -31,7 +31,7 @@ OUTCOMES: tuple[str, ...] = get_args(EndReason)
 
 def transcript(stored: StoredSession, persona: Persona) -> dict[str, Any]:
     """The whole session as JSON-ready data: messages with their grades."""
-    grades = {turn.message_id: turn for turn in stored.turns}
+    grades = {turn.message_id: turn for turn in (*stored.turns, *stored.retracted)}
     messages = []
     for m in stored.messages:
         entry: dict[str, Any] = {
@@ -132,6 +132,8 @@ def transcript_markdown(data: dict[str, Any], lang: Language) -> str:
             else t("transcript.trainee_speaker", lang)
         )
         content = inert(m["content"])
+        if m["status"] == "retracted":
+            content = t("transcript.taken_back", lang, content=content)
         lines += [t("transcript.line", lang, speaker=who, content=content), ""]
         grade = m.get("grade")
         if grade:
