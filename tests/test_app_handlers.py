@@ -283,7 +283,10 @@ async def test_profiles_follow_the_browser_language_and_the_role(page: Browser) 
     assert french_first[0].name.startswith("fr-") and french_first[-1].name.startswith("en-")
     assert (await handlers.chat_profiles(trainee, "en-GB"))[0].name.startswith("en-")
     assert handlers.DASHBOARD not in [p.name for p in french_first]
-    assert (await handlers.chat_profiles(trainer, "fr-FR"))[-1].name == handlers.DASHBOARD
+    # A trainer's home: the dashboard, first and chosen at sign-in.
+    staff = await handlers.chat_profiles(trainer, "fr-FR")
+    assert staff[0].name == handlers.DASHBOARD and staff[0].default
+    assert not any(p.default for p in staff[1:])
 
 
 async def test_oauth_identities_get_a_role(page: Browser, monkeypatch: pytest.MonkeyPatch) -> None:

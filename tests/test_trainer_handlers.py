@@ -125,3 +125,64 @@ async def test_hints_and_the_end_are_stored_and_shown_in_the_debrief_and_transcr
     assert "## Bilan" in transcript  # the debrief, for the trainer too
     files = {e["name"] for e in page.payloads("element") if e["type"] == "file"}
     assert any(n.endswith(".md") for n in files) and any(n.endswith(".json") for n in files)
+
+
+async def test_a_trainer_filters_the_dashboard_and_exports_it(
+    page: Browser, settings: Settings, monkeypatch: Any
+) -> None:
+    await a_trainee_session()
+    await handlers.on_message(cl.Message(content="/end", author="alice"))
+    become(trainer=True)
+    cl.context.session.chat_profile = handlers.DASHBOARD
+    await handlers.on_chat_start()
+    # The filters' panel: trainee, scenario, language, dates.
+    (panel,) = page.payloads("chat_settings")
+    assert [w["id"] for w in panel] == ["trainee", "scenario", "language", "since", "until"]
+    assert {"label": "alice", "value": "alice"} in panel[0]["items"]
+    board = next(t for t in reversed(page.texts()) if t.startswith("## Tableau de bord"))
+    assert "| alice | Monique" in board and "### Ce que le groupe manque le plus" in board
+
+    await handlers.on_filters({"trainee": "bob", "scenario": "*", "language": "*"})
+    board = page.texts()[-1]
+    assert "**Filtré**\u00a0: stagiaire bob" in board and "Aucune session pour l'instant." in board
+    await handlers.on_filters({"trainee": "alice", "since": "03/12/2026"})
+    said = [t for t in page.texts() if t.startswith("Le filtre")]
+    assert said == [
+        "Le filtre «\u00a0Du (AAAA-MM-JJ)\u00a0» est illisible\u00a0: écrivez une date "
+        "sous la forme AAAA-MM-JJ. Le tableau de bord est affiché sans filtre."
+    ]
+    await handlers.on_filters({"trainee": "alice", "language": "fr", "since": "2020-01-01"})
+    assert "| alice | Monique" in page.texts()[-1]
+
+    captured: dict[str, bytes] = {}
+    original = cl.File
+
+    def file(**kwargs: Any) -> Any:
+        captured[kwargs["name"].rsplit(".", 1)[1]] = kwargs["content"]
+        return original(**kwargs)
+
+    monkeypatch.setattr(cl, "File", file)
+    await handlers.export_dashboard(cl.Action(name="export_dashboard", payload={}))
+    assert page.texts()[-1].startswith("Le tableau de bord tel qu'il est filtré")
+    sheet = captured["csv"].decode().splitlines()
+    assert sheet[0].startswith("session,trainee,persona,scenario,language")
+    assert len(sheet) == 2 and ",alice,fr-deuil-chien," in sheet[1]
+    document = captured["md"].decode()
+    assert "## Sessions et bilans" in document and "#### Bilan" in document
+    assert "indices utilisés\u00a0: 0" in document
+    assert "\\<img src=x" in document  # the trainee's words quoted as text, escaped
+    assert "<img" not in document.replace("\\<img", "")
+
+
+async def test_a_trainee_cannot_filter_or_export_the_dashboard(
+    page: Browser, settings: Settings
+) -> None:
+    await a_trainee_session()
+    cl.context.session.chat_profile = handlers.DASHBOARD
+    before = len(page.payloads("element"))
+    await handlers.export_dashboard(cl.Action(name="export_dashboard", payload={}))
+    assert page.texts()[-1].startswith("Seuls les formateurs peuvent exporter")
+    await handlers.on_filters({"trainee": "alice"})
+    assert page.texts()[-1].startswith("Seuls les formateurs")
+    assert len(page.payloads("element")) == before  # no file, no chart
+    assert not any(t.startswith("## Tableau de bord") for t in page.texts())

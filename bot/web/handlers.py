@@ -215,23 +215,25 @@ async def chat_profiles(user: cl.User | None, language: str | None = None) -> li
     personas.sort(
         key=lambda p: (p.language != lang, p.language, DIFFICULTY_ORDER[p.difficulty], p.name)
     )
+    staff = role_of(user) in STAFF
     profiles = [
         cl.ChatProfile(
             name=p.id,
             display_name=chat_view.profile_display_name(p),
             markdown_description=chat_view.profile_description(p, lang),
-            default=i == 0,
+            default=i == 0 and not staff,
         )
         for i, p in enumerate(personas)
     ]
-    if role_of(user) in STAFF:
-        profiles.append(
-            cl.ChatProfile(
-                name=DASHBOARD,
-                display_name=t("dashboard.title", lang),
-                markdown_description=t("dashboard.description", lang),
-            )
+    if staff:
+        # A trainer's home: first in the list, and where signing in lands.
+        home = cl.ChatProfile(
+            name=DASHBOARD,
+            display_name=t("dashboard.title", lang),
+            markdown_description=t("dashboard.description", lang),
+            default=True,
         )
+        profiles.insert(0, home)
     return profiles
 
 
@@ -297,7 +299,7 @@ async def start_chat() -> None:
     profile = cl.user_session.get("chat_profile")
     user = cl.user_session.get("user")
     if profile == DASHBOARD and role_of(user) in STAFF:
-        await show_dashboard(lang)
+        await show_dashboard(lang, settings=True)
         return
     persona = runtime.catalog.personas.get(profile or "")
     if persona is None:
@@ -653,9 +655,13 @@ def persona_names() -> dict[str, str]:
     return {p.id: p.name for p in runtime.catalog.personas.values()}
 
 
-async def show_dashboard(lang: Language) -> None:
-    data = await dashboard.load_dashboard(runtime.store)
+async def show_dashboard(lang: Language, *, settings: bool = False) -> None:
+    """The dashboard under the filters in force; ``settings``: (re)build the
+    filters' panel too (when the dashboard chat starts)."""
+    data = await dashboard.load_dashboard(runtime.store, cl.user_session.get("filters"))
     names = persona_names()
+    if settings:
+        await cl.ChatSettings(dashboard.filter_widgets(data, names, lang)).send()
     elements: list[Any] = []
     if data.progress:
         figure = dashboard.progress_figure(data.progress, lang)
@@ -668,9 +674,66 @@ async def show_dashboard(lang: Language) -> None:
         )
         for row in data.sessions[: dashboard.OPEN_LIMIT]
     ]
+    actions.append(
+        cl.Action(
+            name="export_dashboard", payload={}, label=t("board.export", lang), icon="download"
+        )
+    )
     content = dashboard.dashboard_markdown(data, names, lang)
+    content += "\n\n" + t("board.settings_hint", lang)
     await coach_message(content, lang, elements=elements, actions=actions).send()
     await report_persona_errors(lang)
+
+
+@cl.on_settings_update
+async def on_filters(values: dict[str, Any]) -> None:
+    """The dashboard's filters changed in the settings panel (the only settings)."""
+    if cl.user_session.get("chat_profile") != DASHBOARD:
+        return  # a scenario's chat has no settings to change
+    if await staff_only("trainer_only") is None:
+        return
+    lang = session_language()
+    try:
+        filters = dashboard.parse_filters(values)
+    except dashboard.FilterError as exc:
+        await coach_message(dashboard.filter_refusal(exc, lang), lang).send()
+        filters = None
+    cl.user_session.set("filters", filters)
+    await show_dashboard(lang)
+
+
+@cl.action_callback("export_dashboard")
+async def export_dashboard(action: cl.Action) -> None:
+    """The dashboard as filtered, as CSV and as Markdown with every debrief."""
+    if await staff_only("board.export_refused") is None:
+        return
+    lang = session_language()
+    data = await dashboard.load_dashboard(runtime.store, cl.user_session.get("filters"))
+    debriefs: dict[str, str] = {}
+    for row in data.sessions:
+        stored = await runtime.store.load(row.id)
+        persona = runtime.catalog.personas.get(row.persona_id)
+        if stored is None or persona is None:
+            continue
+        debrief = transcripts.stored_debrief(stored, persona)
+        if debrief is not None:
+            debriefs[row.id] = debrief_view.debrief_markdown(debrief, lang, downloads=False)
+    names, stem = persona_names(), dashboard.export_stem(datetime.now())
+    files = [
+        cl.File(
+            name=f"{stem}.csv",
+            content=dashboard.sessions_csv(data, names).encode(),
+            display="inline",
+            mime="text/csv",
+        ),
+        cl.File(
+            name=f"{stem}.md",
+            content=dashboard.export_markdown(data, names, debriefs, lang).encode(),
+            display="inline",
+            mime="text/markdown",
+        ),
+    ]
+    await coach_message(t("board.exported", lang), lang, elements=files).send()
 
 
 async def staff_only(refusal: str) -> cl.User | cl.PersistedUser | None:

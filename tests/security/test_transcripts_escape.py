@@ -102,6 +102,6 @@ def test_dashboard_tables_and_chart_show_names_as_text() -> None:
     table = dashboard.sessions_table([row], {"fr-deuil-chien": "Monique"}, {"s": 50}, "en")
     html = rendered(table)
     assert "<a " not in html and "<b>" not in html
-    assert html.count("<td>") == 5  # the name did not add a column
+    assert html.count("<td>") == 6  # the name did not add a column
     figure = dashboard.progress_figure({evil: [(row.started_at, 50)]}, "en")
     assert "<b>" not in figure.data[0].name
