@@ -76,8 +76,11 @@ async def record(store: Store, payload: Mapping[str, Any], *, trainer: str) -> C
 
 def history_before(stored: StoredSession, message_id: int) -> list[Message]:
     """The conversation as the grader saw it before the reply ``message_id``:
-    messages with text, a customer line cut short and asked again dropped."""
-    before = [m for m in stored.messages if m.id < message_id and m.content]
+    messages with text, not taken back, a customer line cut short and asked
+    again dropped."""
+    before = [
+        m for m in stored.messages if m.id < message_id and m.content and m.status != "retracted"
+    ]
     kept = [
         m
         for i, m in enumerate(before)
@@ -103,7 +106,9 @@ def correction_cases(
         stored = sessions.get(first.session_id)
         if stored is None:
             continue
-        turn = next((t for t in stored.turns if t.message_id == first.message_id), None)
+        # A reply taken back was graded all the same: its correction counts.
+        replies = (*stored.turns, *stored.retracted)
+        turn = next((t for t in replies if t.message_id == first.message_id), None)
         if turn is None:
             continue
         expect = {row.criterion: row.new_verdict for row in rows}

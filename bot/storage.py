@@ -567,6 +567,8 @@ class Store:
             return list((await db.scalars(query)).all())
 
     async def grades_for_sessions(self, session_ids: list[str]) -> list[GradeRow]:
+        """The grades of these sessions' replies, leaving out the replies the
+        trainee took back (out of the conversation, out of the figures)."""
         if not session_ids:
             return []
         async with self._sessions() as db:
@@ -574,7 +576,11 @@ class Store:
                 (
                     await db.scalars(
                         select(GradeRow)
-                        .where(GradeRow.session_id.in_(session_ids))
+                        .join(MessageRow, MessageRow.id == GradeRow.message_id)
+                        .where(
+                            GradeRow.session_id.in_(session_ids),
+                            MessageRow.status != "retracted",
+                        )
                         .order_by(GradeRow.id)
                     )
                 ).all()

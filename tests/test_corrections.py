@@ -204,3 +204,24 @@ async def test_export_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     assert "no corrections in the database" in one_line_error(
         coach("eval", "export-corrections", "--db", url)
     )
+
+
+async def test_a_reply_taken_back_stays_out_of_the_case_and_the_dashboard(
+    offline: Runtime,
+) -> None:
+    from bot.web import dashboard
+
+    engine = offline.engine(offline.catalog.get("fr-deuil-chien"), user_id="alice")
+    await engine.start(thread_id=str(uuid.uuid4()))
+    _ = [e async for e in engine.turn(CALM_DOWN)]
+    await engine.take_back()
+    kept = [e async for e in engine.turn(SORRY)]
+    message = next(e.message_id for e in kept if isinstance(e, TraineeSaid))
+    assert engine.session_id is not None
+    payload = request(engine.session_id, message, criterion="apologize", verdict="missed")
+    await corrections.record(offline.store, payload, trainer="tina")
+    (case,) = await corrections.export_cases(offline.store, set(offline.catalog.personas))
+    assert case["turn"] == SORRY and case["id"].endswith("-1")
+    assert [m["role"] for m in case["history"]] == ["customer"]  # not the reply taken back
+    data = await dashboard.load_dashboard(offline.store)
+    assert data.criteria["alice"]["no_blocking_phrase"].missed == 0  # its grade is out too

@@ -89,6 +89,7 @@ def stored_debrief(stored: StoredSession, persona: Persona) -> Debrief | None:
         turns=turns,
         goals=goals.progress(persona.goals, persona.language, turns),
         hints=[hint.after_turn for hint in stored.hints],
+        retracted=[(r.turn, r.content, r.grade) for r in stored.retracted],
     )
 
 
