@@ -11,7 +11,15 @@ from rich.console import Console
 from bot.cli.chat_views import JsonView, TerminalView
 from bot.grader import Grader
 from bot.personas import cached_catalog
-from bot.session import CustomerChunk, CustomerSaid, Failure, GradeReady, MoodChanged, TraineeSaid
+from bot.session import (
+    CustomerChunk,
+    CustomerSaid,
+    Failure,
+    GradeReady,
+    MoodChanged,
+    SessionStarted,
+    TraineeSaid,
+)
 from bot.settings import Settings
 
 
@@ -83,3 +91,34 @@ def test_the_mood_panel_names_and_colours_the_band_for_the_persona(settings: Set
     assert (angry["label"], angry["colour"]) == ("angry", "#cf222e")
     # Upset is not yet red: the history bars follow each mood's band.
     assert angry["historyColours"] == ["#cf222e", "#bc4c00", "#cf222e"]
+
+
+def test_a_french_session_is_shown_in_french_and_typed_text_stays_text(
+    settings: Settings,
+) -> None:
+    """Issue 13, item 6: no English around a French conversation; and what the
+    trainee or a model wrote is never read as rich markup (trainee text is data)."""
+    console = Console(record=True, width=200, force_terminal=False, color_system=None)
+    persona = cached_catalog(settings.personas_dir).get("fr-deuil-chien")
+    view = TerminalView(console, persona)
+    view.show(
+        SessionStarted(
+            session_id="s",
+            persona=persona.id,
+            language="fr",
+            channel=persona.channel,
+            backend="offline",
+            mood=7,
+            band="angry",
+        )
+    )
+    typed = "[bold red]Calmez-vous[/bold red] madame"
+    view.echo_trainee(typed)
+    grade = Grader(settings, None).grade_checks_only(typed, "fr")
+    view.show(GradeReady(turn=1, grade=grade))
+    view.show(CustomerSaid(turn=1, content="[link=http://x]Quoi ?[/link]"))
+    text = console.export_text()
+    assert "téléphone" in text and "phone ·" not in text
+    assert f"vous> {typed}" in text and "client> [link=http://x]Quoi ?[/link]" in text
+    assert f"note {grade.score}/100" in text and "grade " not in text
+    assert "Calmez-vous" in text and "[bold red]" in text  # shown as typed, not styled

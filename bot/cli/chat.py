@@ -23,11 +23,6 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
     from bot.session import SessionEngine
 
-COMMANDS_HELP = (
-    "/hint for a nudge, /back to take back your last reply, "
-    "/end to finish and see the debrief, /quit to leave"
-)
-
 
 def chat(
     persona: Annotated[
@@ -115,23 +110,30 @@ async def interactive(engine: SessionEngine, view: SessionView, console: Console
     """Read the trainee's replies from the terminal until the session ends or they leave."""
     import asyncio
 
-    console.print(f"[dim]{COMMANDS_HELP}[/dim]")
+    from rich.markup import escape
+
+    from bot.i18n import t
+
+    lang = engine.persona.language
+    console.print(t("cli.commands", lang), style="dim", markup=False, highlight=False)
+    prompt = f"[bold cyan]{escape(t('cli.you', lang))}>[/bold cyan] "
     while not engine.ended:
         try:
-            text = await asyncio.to_thread(console.input, "[bold cyan]you>[/bold cyan] ")
+            text = await asyncio.to_thread(console.input, prompt)
         except EOFError:
             return
         command = text.strip().lower()
         if command in ("/quit", "/exit", "/end"):
             return  # the caller ends the session, so /end and /quit both get the debrief
         if command == "/hint":
-            console.print(f"[yellow]hint:[/yellow] {await engine.hint()}")
+            hint = escape(await engine.hint())
+            console.print(f"[yellow]{escape(t('cli.hint', lang))}[/yellow] {hint}")
             continue
         if command == "/back":
             try:
                 view.show(await engine.take_back())
             except CoachError as exc:
-                console.print(f"[red]{exc}[/red]")
+                console.print(str(exc), style="red", markup=False, highlight=False)
             continue
         if not command:
             continue
@@ -139,4 +141,4 @@ async def interactive(engine: SessionEngine, view: SessionView, console: Console
             async for event in engine.turn(text):
                 view.show(event)
         except CoachError as exc:
-            console.print(f"[red]{exc}[/red]")
+            console.print(str(exc), style="red", markup=False, highlight=False)

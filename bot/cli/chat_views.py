@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 from bot.debrief import goal_line, hints_line, strength_text
 from bot.events import (
@@ -145,30 +146,39 @@ class TerminalView(SessionView):
         self._streaming = False
         return True
 
+    def _say(self, key: str, **values: object) -> str:
+        """A UI string in the conversation's language, made safe for rich markup."""
+        return escape(t(key, self.lang, **values))
+
     def echo_trainee(self, text: str) -> None:
-        self.console.print(f"[bold cyan]you>[/bold cyan] {text}", highlight=False)
+        you = self._say("cli.you")
+        self.console.print(f"[bold cyan]{you}>[/bold cyan] {escape(text)}", highlight=False)
 
     def started(self, event: SessionStarted) -> None:
         p = self.persona
-        self.console.rule(f"{p.name}  ·  {p.channel}  ·  {p.difficulty}")
-        self.console.print(f"[dim]{p.summary}[/dim]")
-        self.console.print(f"[dim]{event.backend}[/dim]")
+        channel = t(f"scenario.channel.{p.channel}", self.lang)
+        difficulty = t(f"scenario.difficulty.{p.difficulty}", self.lang)
+        self.console.rule(escape(f"{p.name}  ·  {channel}  ·  {difficulty}"))
+        self.console.print(p.summary, style="dim", markup=False, highlight=False)
+        self.console.print(event.backend, style="dim", markup=False, highlight=False)
 
     def customer_chunk(self, event: CustomerChunk) -> None:
         if not self._streaming:
-            self.console.print("[bold magenta]customer>[/bold magenta] ", end="")
+            who = self._say("cli.customer")
+            self.console.print(f"[bold magenta]{who}>[/bold magenta] ", end="")
             self._streaming = True
         self.console.print(event.text, end="", markup=False)
 
     def customer_said(self, event: CustomerSaid) -> None:
         if not self._end_stream():
             # Nothing was streamed (an opening or closing line): print it whole.
-            self.console.print(f"[bold magenta]customer>[/bold magenta] {event.content}")
+            who = self._say("cli.customer")
+            self.console.print(f"[bold magenta]{who}>[/bold magenta] {escape(event.content)}")
         elif event.status == "replaced":
             # The guard swapped a streamed line that broke character: show what stands.
+            who, why = self._say("cli.customer"), self._say("cli.replaced")
             self.console.print(
-                f"[bold magenta]customer>[/bold magenta] {event.content} "
-                "[dim](replaced: the model stepped out of character)[/dim]"
+                f"[bold magenta]{who}>[/bold magenta] {escape(event.content)} [dim]{why}[/dim]"
             )
 
     def trainee_said(self, event: TraineeSaid) -> None:
@@ -180,36 +190,42 @@ class TerminalView(SessionView):
     def mood_changed(self, event: MoodChanged) -> None:
         bar = "█" * event.after + "·" * (MOOD_MAX - event.after)
         sign = f"{event.delta:+d}" if event.delta else "±0"
-        self.console.print(
-            f"  mood {bar} {event.after}/{MOOD_MAX} ({event.label or event.band}) {sign}: "
-            f"{event.reason}",
-            markup=False,
-            style="dim",
+        line = t(
+            "cli.mood_line",
+            self.lang,
+            mood=t("cli.mood", self.lang),
+            bar=bar,
+            after=event.after,
+            max=MOOD_MAX,
+            label=event.label or event.band,
+            sign=sign,
+            reason=event.reason,
         )
+        self.console.print(f"  {line}", markup=False, highlight=False, style="dim")
 
     def failure(self, event: Failure) -> None:
         self._end_stream()
-        self.console.print(f"[red]{event.message}[/red]")
+        self.console.print(event.message, style="red", markup=False, highlight=False)
 
     def taken_back(self, event: TurnTakenBack) -> None:
-        line = t("session.taken_back", self.lang, turn=event.turn, name=self.persona.name)
+        line = t("session.taken_back", self.lang, turn=event.turn)
         self.console.print(line, markup=False, highlight=False, style="yellow")
         bar = "█" * event.after + "·" * (MOOD_MAX - event.after)
         self.console.print(
-            f"  mood {bar} {event.after}/{MOOD_MAX} ({event.label or event.band})",
+            f"  {t('cli.mood', self.lang)} {bar} {event.after}/{MOOD_MAX} "
+            f"({event.label or event.band})",
             markup=False,
             style="dim",
         )
 
     def ended(self, event: SessionEnded) -> None:
         c, d = self.console, event.debrief
-        c.rule("debrief")
-        c.print(d.outcome_text)
+        c.rule(self._say("cli.debrief"))
+        c.print(d.outcome_text, markup=False, highlight=False)
         average = "–" if d.average_score is None else f"{d.average_score}/100"
-        c.print(
-            f"turns: {d.turns}  ·  average score: {average}  ·  mood: "
-            f"{' → '.join(str(m) for m in d.mood_trajectory)}"
-        )
+        moods = " → ".join(str(m) for m in d.mood_trajectory)
+        summary = t("cli.summary", self.lang, turns=d.turns, average=average, moods=moods)
+        c.print(summary, markup=False, highlight=False)
         if d.goals:
             reached = t("debrief.goals_reached", self.lang, met=d.goals_met, total=len(d.goals))
             c.print(reached, markup=False, highlight=False)
@@ -229,28 +245,37 @@ class TerminalView(SessionView):
                 c.print(f"  {line}", markup=False, highlight=False, style="dim")
         if d.strengths:
             done = [strength_text(s.criterion, s.turns, self.lang) for s in d.strengths]
-            c.print("[green]strengths:[/green] " + "; ".join(done), highlight=False)
+            strengths = self._say("cli.strengths")
+            c.print(f"[green]{strengths}[/green] " + escape("; ".join(done)), highlight=False)
         for item in d.improvements:
-            c.print(f"[yellow]improve:[/yellow] {item.label}: {item.tip}", highlight=False)
-            c.print(f'   turn {item.turn}: "{item.quote}"', highlight=False, style="dim")
+            improve = self._say("cli.improve")
+            line = t("cli.improve_line", self.lang, label=item.label, tip=item.tip)
+            c.print(f"[yellow]{improve}[/yellow] {escape(line)}")
+            quote = t("cli.quote", self.lang, turn=item.turn, quote=item.quote)
+            c.print(f"   {quote}", markup=False, highlight=False, style="dim")
             if item.better_reply:
-                c.print(f"   better: {item.better_reply}", highlight=False, style="dim")
+                better = f"   {t('cli.better', self.lang)} {item.better_reply}"
+                c.print(better, markup=False, highlight=False, style="dim")
 
     def _grade(self, grade: Grade) -> None:
         c = self.console
-        score = "ungraded" if grade.score is None else f"{grade.score}/100"
+        score = t("cli.ungraded", self.lang) if grade.score is None else f"{grade.score}/100"
         mode = t(f"grade.mode.{grade.mode}", self.lang)
-        c.print(f"  [bold]grade[/bold] {score} [dim]({mode})[/dim]", highlight=False)
+        c.print(
+            f"  [bold]{self._say('cli.grade')}[/bold] {escape(score)} [dim]({escape(mode)})[/dim]",
+            highlight=False,
+        )
         for cid, result in grade.criteria.items():
             if result.verdict == "missed":
                 label = CRITERIA_BY_ID[cid].label[self.lang]
                 evidence = f' "{result.evidence}"' if result.evidence else ""
-                c.print(f"   [red]✗[/red] {label}{evidence}", highlight=False)
+                c.print(f"   [red]✗[/red] {escape(label + evidence)}", highlight=False)
         for cid, result in grade.criteria.items():
             if result.verdict == "met" and result.evidence:
                 label = CRITERIA_BY_ID[cid].label[self.lang]
-                c.print(f"   [green]✓[/green] {label}", highlight=False)
+                c.print(f"   [green]✓[/green] {escape(label)}", highlight=False)
         if grade.feedback:
-            c.print(f"  [italic]{grade.feedback}[/italic]", highlight=False)
+            c.print(f"  {grade.feedback}", style="italic", markup=False, highlight=False)
         if grade.better_reply:
-            c.print(f"  [dim]better: {grade.better_reply}[/dim]", highlight=False)
+            better = f"  {t('cli.better', self.lang)} {grade.better_reply}"
+            c.print(better, style="dim", markup=False, highlight=False)

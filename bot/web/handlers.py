@@ -520,7 +520,7 @@ async def on_take_back(action: cl.Action) -> None:
     except CoachError as exc:
         await coach_message(str(exc), lang).send()
         return
-    text = t("session.taken_back", lang, turn=event.turn, name=engine.persona.name)
+    text = t("session.taken_back", lang, turn=event.turn)
     notice = coach_message(text, lang)
     await offer_actions(notice, lang, take_back=engine.can_take_back)
     await notice.send()
