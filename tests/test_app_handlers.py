@@ -469,3 +469,57 @@ async def test_a_trainee_takes_back_a_reply_and_tries_another(
     assert "(reprise)" in transcripts.transcript_markdown(data, "fr")
     await handlers.on_take_back(cl.Action(name="take_back", payload={}))
     assert any("Cette session est terminée" in t for t in page.texts())  # a stale button
+
+
+async def test_a_grade_sits_under_the_trainees_message_above_the_reply_and_the_debrief(
+    page: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chainlit as cl
+    from chainlit.config import config
+
+    class Ends(ScriptedCustomer):
+        async def reply(self, turn: CustomerTurn) -> Any:  # type: ignore[override]
+            yield "Bon. Au revoir."
+
+    use_customer(monkeypatch, Ends)
+    # One blocking phrase and she walks out: the first reply ends the session.
+    persona = handlers.runtime.catalog.get("fr-deuil-chien")
+    mood = persona.mood.model_copy(update={"walkout_at": persona.mood.start + 1})
+    limited = persona.model_copy(update={"mood": mood})
+    monkeypatch.setitem(handlers.runtime.catalog.personas, persona.id, limited)
+    await handlers.on_chat_start()
+    before = len(page.emit.call_args_list)
+    message = cl.Message(content="Calmez-vous, madame.", author="alice", type="user_message")
+    await config.code.on_message(message)  # through Chainlit's wrapper, as the socket calls it
+    await handlers.settled()
+    sent: dict[str, dict[str, Any]] = {}  # by id: a streamed reply is started, then sent
+    for c in page.emit.call_args_list[before:]:
+        if c.args and c.args[0] in ("new_message", "stream_start"):
+            sent.setdefault(c.args[1]["id"], c.args[1])
+    # The page lays out a tree: each step, then its children, in the order they
+    # came; the trainee's message first, then the later top-level messages.
+    shown: list[dict[str, Any]] = []
+
+    def walk(parent: str | None) -> None:
+        for step in sent.values():
+            if step.get("parentId") == parent:
+                shown.append(step)
+                walk(step["id"])
+
+    walk(message.id)
+    walk(None)
+    kinds = [
+        "run"
+        if s["type"] == "run"
+        else "grade"
+        if s["type"] == "tool"
+        else "debrief"
+        if "## Bilan" in s["output"]
+        else "reply"
+        if s["output"] == "Bon. Au revoir."
+        else "other"
+        for s in shown
+    ]
+    assert kinds[:3] == ["run", "grade", "reply"] and kinds[-1] == "debrief", kinds
+    grade = shown[1]
+    assert grade["metadata"]["avatarName"] == "Coach"

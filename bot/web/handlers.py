@@ -296,6 +296,10 @@ async def on_chat_start() -> None:
 async def start_chat() -> None:
     lang = browser_language()
     cl.user_session.set("lang", lang)
+    if cl.user_session.get(security.REFUSED_THREAD):
+        # Opened in place of another account's thread (refused at the socket).
+        cl.user_session.set(security.REFUSED_THREAD, False)
+        await coach_message(t("session.not_yours", lang), lang).send()
     profile = cl.user_session.get("chat_profile")
     user = cl.user_session.get("user")
     if profile == DASHBOARD and role_of(user) in STAFF:
@@ -440,10 +444,19 @@ async def handle_line(message: cl.Message) -> None:
 
 
 async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) -> None:
-    # The grade's step is opened at once, so it sits right under the trainee's
-    # message whatever arrives first, and is filled in when the grade is ready.
+    # The grade's step is opened at once, before the reply, in the same run as
+    # the reply (Chainlit's on_message step, under the trainee's message): the
+    # page shows a run's children in the order they came, so the grade sits
+    # right under the trainee's message, above the reply and any debrief, and
+    # is filled in when it is ready. (Its parent was the trainee's message
+    # itself, which the page lists after the run: below the reply.)
+    run = cl.context.current_run
     grading = cl.Step(
-        name=t("grade.grading", lang), type="tool", parent_id=message.id, default_open=False
+        name=t("grade.grading", lang),
+        type="tool",
+        parent_id=run.id if run is not None else message.id,
+        default_open=False,
+        metadata={"avatarName": t("coach", lang)},
     )
     await grading.send()
     number = len(engine.turns) + 1

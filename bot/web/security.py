@@ -67,6 +67,9 @@ SHUT_ROUTES: tuple[tuple[str, str, str], ...] = (
 #: Socket events the product does not use: ignored, whatever the config says.
 SHUT_EVENTS = ("edit_message", "message_favorite", "fetch_favorites")
 
+#: Set in a chat's user session when it was opened in place of a refused thread.
+REFUSED_THREAD = "refused_thread"
+
 LOGIN_PATH = "/login"
 #: A sign-in form is a name and a password; anything bigger is refused unread.
 MAX_LOGIN_BODY = 16 * 1024
@@ -336,6 +339,8 @@ def install(
     from starlette.middleware.cors import CORSMiddleware
     from starlette.requests import cookie_parser
 
+    from bot.web.data_layer import is_uuid
+
     app = app if app is not None else chainlit_app
     sio = sio if sio is not None else chainlit_sio
     origins = sorted(policy.origins)
@@ -395,7 +400,18 @@ def install(
             except TokenRefused as exc:
                 log.warning("socket connection refused: %s", exc)
                 raise Refused(str(exc)) from None
-        result = await connect(sid, environ, auth)
+        try:
+            result = await connect(sid, environ, auth)
+        except ConnectionRefusedError:
+            thread_id = auth.get("threadId") if isinstance(auth, dict) else None
+            if not is_uuid(thread_id):
+                raise
+            # Someone else's thread (an old or shared link): it stays refused,
+            # but the page gets a new chat that says so rather than a dead
+            # "cannot reach the server".
+            log.warning("socket: thread %s refused; a new chat is opened instead", thread_id)
+            result = await connect(sid, environ, {**auth, "threadId": None})
+            mark_refused_thread(sid)
         if claims is not None:
             _set_role(sid, claims.role)
         return result
@@ -410,6 +426,16 @@ def install(
     for event, handler in list(handlers.items()):
         if event not in ("connect", "disconnect"):
             handlers[event] = _rechecked(event, handler, credentials, sio)
+
+
+def mark_refused_thread(sid: str) -> None:
+    """Note on the new chat that it replaces a thread the user was refused."""
+    from chainlit.session import WebsocketSession
+    from chainlit.user_session import user_sessions
+
+    session = WebsocketSession.get(sid)
+    if session is not None:
+        user_sessions.setdefault(session.id, {})[REFUSED_THREAD] = True
 
 
 def _set_role(sid: str, role: str) -> None:

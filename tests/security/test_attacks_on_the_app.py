@@ -209,18 +209,31 @@ async def test_another_users_thread_cannot_be_joined_or_read(
 ) -> None:
     alice, bob, tina = browsers["alice"], browsers["bob"], browsers["tina"]
     alice_thread, _, _ = await a_session(alice, "Je suis désolée pour Filou")
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await bob.connect(thread_id=alice_thread)
+    # Her thread stays refused; Bob's page gets a new chat of his own that says
+    # so (a refused socket showed as "Could not reach the server").
+    before = {t["id"] for t in await bob.threads()}
+    client, _ = await bob.connect(thread_id=alice_thread)
+    await bob.shown_text(client, "That session is not yours")
+    marker = await bob.say(client, "Bonjour, je vous écoute.")
+
+    async def bobs_own() -> list[dict[str, Any]]:
+        return [t for t in await bob.threads() if t["id"] not in before]
+
+    (bobs,) = await eventually(bobs_own, "bob's new thread")
+    assert marker in {s["id"] for s in (await bob.thread(bobs["id"]))["steps"]}
+    shown = json.dumps(bob.shown[client])
+    assert "Je suis désolée pour Filou" not in shown
     status, body = await bob.request("GET", f"/project/thread/{alice_thread}")
     assert status == 401 and "Filou" not in body
     assert alice_thread not in {t["id"] for t in await bob.threads()}
     # Staff do not resume (write into) a trainee's thread either; they read
     # transcripts on the dashboard.
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await tina.connect(thread_id=alice_thread)
+    client, _ = await tina.connect(thread_id=alice_thread)
+    await tina.shown_text(client, "That session is not yours")
     status, _ = await bob.request("DELETE", "/project/thread", {"threadId": alice_thread})
     assert status == 401
-    assert (await alice.thread(alice_thread))["id"] == alice_thread
+    hers = await alice.thread(alice_thread)
+    assert hers["id"] == alice_thread and marker not in {s["id"] for s in hers["steps"]}
 
 
 async def test_a_step_hijack_leaves_her_message_in_her_thread(
