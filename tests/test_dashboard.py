@@ -140,11 +140,11 @@ async def test_the_tables_and_labels(db: Db) -> None:
     fr = dashboard.sessions_table(data.sessions, NAMES, data.scores, "fr").splitlines()
     assert fr[0] == "| Stagiaire | Scénario | Date | Score moyen | Issue | Indices |"
     assert fr[2:] == [
-        "| – | Dan | 2026-03-02 09:00 | 90 | en cours | 0 |",
-        "| alice | Monique | 2026-03-01 09:00 | 40 | apaisé et satisfait | 0 |",
+        "| – | Dan | 2 mars 2026, 09:00 | 90 | en cours | 0 |",
+        "| alice | Monique | 1 mars 2026, 09:00 | 40 | apaisé et satisfait | 0 |",
     ]
     en = dashboard.sessions_table(data.sessions, NAMES, data.scores, "en")
-    assert "| alice | Monique | 2026-03-01 09:00 | 40 | calm and satisfied | 0 |" in en
+    assert "| alice | Monique | 1 Mar 2026, 09:00 | 40 | calm and satisfied | 0 |" in en
 
     criteria = dashboard.criteria_table(data.criteria, "fr").splitlines()
     assert criteria[0] == "| Critère | alice | – |"
@@ -152,9 +152,9 @@ async def test_the_tables_and_labels(db: Db) -> None:
 
     alice = data.sessions[1]
     assert (
-        dashboard.open_label(alice, NAMES, "fr") == f"Ouvrir{NBSP}: alice · Monique · 01/03 09:00"
+        dashboard.open_label(alice, NAMES, "fr") == f"Ouvrir{NBSP}: alice · Monique · 1 mars, 09:00"
     )
-    assert dashboard.open_label(alice, NAMES, "en") == "Open: alice · Monique · 03-01 09:00"
+    assert dashboard.open_label(alice, NAMES, "en") == "Open: alice · Monique · 1 Mar, 09:00"
 
     text = dashboard.dashboard_markdown(data, NAMES, "en")
     assert text.startswith("## Trainer dashboard\n\n### Sessions\n\n| Trainee |")
@@ -316,5 +316,5 @@ async def test_hints_corrections_and_the_exports(db: Db) -> None:
     )
     assert document.startswith("## Trainer dashboard")
     assert "## Sessions and debriefs" in document
-    assert "### alice · Monique · 2026-03-01 09:00\n\nwalked out · hints used: 2" in document
+    assert "### alice · Monique · 1 Mar 2026, 09:00\n\nwalked out · hints used: 2" in document
     assert "#### Debrief\n\n##### Strengths" in document

@@ -18,7 +18,9 @@ from bot.i18n import (
     TranslationError,
     catalogue,
     catalogue_problems,
+    format_date,
     format_datetime,
+    format_number,
     load_catalogue,
     placeholders,
     t,
@@ -185,11 +187,53 @@ def test_ui_language_follows_accept_language() -> None:
     assert ui_language(None) == "en"
 
 
-def test_dates_follow_the_language() -> None:
-    when = datetime(2026, 3, 9, 14, 5)
-    assert format_datetime(when, "fr") == format_datetime(when, "en") == "2026-03-09 14:05"
-    assert format_datetime(when, "fr", "short") == "09/03 14:05"
-    assert format_datetime(when, "en", "short") == "03-09 14:05"
+def test_dates_and_numbers_follow_the_language() -> None:
+    when = datetime(2026, 12, 2, 2, 13)
+    assert format_datetime(when, "fr") == "2 déc. 2026, 02:13"
+    assert format_datetime(when, "en") == "2 Dec 2026, 02:13"
+    assert format_datetime(when, "fr", "short") == "2 déc., 02:13"
+    assert format_datetime(when, "en", "short") == "2 Dec, 02:13"
+    assert format_date(when.date(), "fr") == "2 déc. 2026"
+    assert format_number(1149.5, "fr") == f"1{NARROW_NBSP}149,5"
+    assert format_number(1149.5, "en") == "1,149.5"
+
+
+def test_one_date_format_wherever_a_person_reads_one() -> None:
+    """The dashboard chart (Plotly would say "Dec 2, 2026"), a transcript and a
+    thread's name all write a moment the same way in each language."""
+    from bot.personas import load_catalog
+    from bot.settings import PROJECT_ROOT
+    from bot.web import chat_view, dashboard, transcripts
+
+    when = datetime(2026, 12, 2, 2, 13)
+    figure = dashboard.progress_figure({"alice": [(when, 60)]}, "fr")
+    assert figure.layout.xaxis.ticktext == ("2 déc. 2026",)
+    assert figure.data[0].customdata == ("2 déc. 2026, 02:13",)
+    assert "Dec" not in figure.data[0].hovertemplate
+    persona = next(iter(load_catalog(PROJECT_ROOT / "personas").personas.values()))
+    assert chat_view.thread_name(persona, when, "fr").endswith(" · 2 déc., 02:13")
+    assert transcripts.when(when.isoformat(timespec="seconds"), "en") == "2 Dec 2026, 02:13"
+
+
+def test_no_hand_written_date_formats_in_what_people_read() -> None:
+    """Dates for people go through bot.i18n; the formats left are for machines."""
+    import re
+
+    machine = {
+        # File names sort by date; the JSON, CSV and eval cases keep ISO dates.
+        "transcript-{stem}-{when:%Y%m%d-%H%M}",
+        "dashboard-{when:%Y%m%d-%H%M}",
+        "{row.created_at:%Y-%m-%d}",
+    }
+    root = Path(__file__).resolve().parent.parent / "bot"
+    found = []
+    for path in root.rglob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if re.search(r"strftime|\{[^}]*:%[a-zA-Z]", line) and not any(
+                m in line for m in machine
+            ):
+                found.append(f"{path.relative_to(root)}: {line.strip()}")
+    assert found == []
 
 
 def test_no_module_branches_on_the_language() -> None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -32,7 +32,10 @@ __all__ = [
     "TranslationError",
     "catalogue",
     "catalogue_problems",
+    "date_ticks",
+    "format_date",
     "format_datetime",
+    "format_number",
     "placeholders",
     "t",
     "typeset",
@@ -187,8 +190,47 @@ def ui_language(accept_language: str | None) -> Language:
 
 DateStyle = Literal["full", "short"]
 
+#: The locale each UI language writes its dates and numbers in (Babel's CLDR data).
+LOCALES: dict[Language, str] = {"fr": "fr_FR", "en": "en_GB"}
+
+#: CLDR skeletons of the day: with the year (tables, transcripts), without (labels, names).
+_DAY_SKELETONS: dict[DateStyle, str] = {"full": "yMMMd", "short": "MMMd"}
+
 
 def format_datetime(value: datetime, lang: Language, style: DateStyle = "full") -> str:
-    """A date and time as ``lang`` writes it; the patterns are in the catalogue
-    (``date.full``: with the year, for tables; ``date.short``: for labels)."""
-    return value.strftime(t(f"date.{style}", lang))
+    """A date and time as ``lang`` writes it: « 2 déc. 2026, 02:13 », "2 Dec 2026, 02:13"
+    (``short``: without the year). The one way the app writes a moment to a person."""
+    from babel.dates import format_skeleton, format_time, get_datetime_format
+
+    locale = LOCALES[lang]
+    day = format_skeleton(_DAY_SKELETONS[style], value, locale=locale)
+    time = format_time(value, "short", locale=locale)
+    return str(get_datetime_format("medium", locale=locale)).format(time, day)
+
+
+def format_date(value: date | datetime, lang: Language) -> str:
+    """A day as ``lang`` writes it: « 2 déc. 2026 », "2 Dec 2026"."""
+    from babel.dates import format_skeleton
+
+    day = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+    return str(format_skeleton("yMMMd", day, locale=LOCALES[lang]))
+
+
+def format_number(value: float, lang: Language) -> str:
+    """A number as ``lang`` writes it: « 1 149,5 », "1,149.5"."""
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(value, locale=LOCALES[lang]))
+
+
+#: The most date labels an axis gets.
+MAX_TICKS = 8
+
+
+def date_ticks(values: Sequence[datetime], lang: Language) -> dict[str, list[Any]]:
+    """A Plotly date axis labelled in ``lang`` (``tickvals``/``ticktext``): Plotly
+    writes dates in US English ("Dec 2, 2026") whatever the page's language, and
+    its locale files are not loaded in Chainlit's page."""
+    days = sorted({v.replace(hour=0, minute=0, second=0, microsecond=0) for v in values})
+    days = days[:: -(-len(days) // MAX_TICKS) or 1]  # at most MAX_TICKS labels
+    return {"tickvals": days, "ticktext": [format_date(d, lang) for d in days]}

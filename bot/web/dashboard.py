@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from chainlit.input_widget import InputWidget, Select, TextInput
 
 from bot.errors import CoachError
-from bot.i18n import LANGUAGES, Language, format_datetime, t
+from bot.i18n import LANGUAGES, Language, date_ticks, format_date, format_datetime, t
 from bot.rubric import CRITERIA_BY_ID
 from bot.storage import CorrectionRow, GradeRow, HintRow, SessionRow, Store
 from bot.web.chat_view import NONE
@@ -433,9 +433,9 @@ def filters_line(filters: Filters, names: Mapping[str, str], lang: Language) -> 
             t("board.filter_language", lang, value=t(f"board.language.{filters.language}", lang))
         )
     if filters.since is not None:
-        parts.append(t("board.filter_since", lang, value=filters.since.isoformat()))
+        parts.append(t("board.filter_since", lang, value=format_date(filters.since, lang)))
     if filters.until is not None:
-        parts.append(t("board.filter_until", lang, value=filters.until.isoformat()))
+        parts.append(t("board.filter_until", lang, value=format_date(filters.until, lang)))
     return t("board.filtered", lang, filters=" · ".join(parts))
 
 
@@ -619,8 +619,11 @@ def progress_figure(
     for trainee, series in sorted(progress.items()):
         figure.add_trace(
             go.Scatter(
-                x=[when.isoformat(timespec="minutes") for when, _ in series],
+                x=[when for when, _ in series],
                 y=[score for _, score in series],
+                # Plotly writes dates in US English: the hover and axis say them in lang.
+                customdata=[format_datetime(when, lang) for when, _ in series],
+                hovertemplate="%{customdata} · %{y}<extra>%{fullData.name}</extra>",
                 mode="lines+markers",
                 name=plain_label(trainee),
             )
@@ -629,6 +632,7 @@ def progress_figure(
         margin={"l": 40, "r": 20, "t": 30, "b": 40},
         height=320,
         yaxis={"title": t("dashboard.average", lang), "range": [0, 100]},
+        xaxis=date_ticks([when for series in progress.values() for when, _ in series], lang),
         legend={"orientation": "h", "y": 1.15},
     )
     return figure

@@ -9,7 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from bot.debrief import Debrief, goal_line, hints_line, strength_text
-from bot.i18n import Language, t
+from bot.i18n import Language, format_number, t
 from bot.mood import MOOD_MAX
 from bot.rubric import CRITERIA_BY_ID
 from bot.web.chat_view import NONE
@@ -18,7 +18,8 @@ from bot.web.markup import inert
 
 def debrief_markdown(debrief: Debrief, lang: Language, *, downloads: bool = True) -> str:
     """The debrief; ``downloads``: say the transcript files follow (in the chat)."""
-    average = NONE if debrief.average_score is None else f"{debrief.average_score}/100"
+    mean = debrief.average_score
+    average = NONE if mean is None else f"{format_number(mean, lang)}/100"
     moods = " → ".join(map(str, debrief.mood_trajectory))
     lines = [
         f"## {t('debrief.title', lang)}",

@@ -19,7 +19,7 @@ from bot import goals
 from bot.corrections import MAX_COMMENT_CHARS, VERDICTS
 from bot.debrief import Debrief, EndReason, build_debrief, hints_line
 from bot.errors import CorrectionError
-from bot.i18n import Language, t
+from bot.i18n import Language, format_datetime, t
 from bot.personas import Persona
 from bot.rubric import CRITERIA, CRITERIA_BY_ID, Grade
 from bot.storage import CorrectionRow, StoredSession
@@ -106,7 +106,7 @@ def transcript_markdown(data: dict[str, Any], lang: Language) -> str:
     lines = [
         f"# {data['persona_name']}",
         "",
-        f"- {t('transcript.date', lang, date=data['started_at'])}",
+        f"- {t('transcript.date', lang, date=when(data['started_at'], lang))}",
         f"- {t('transcript.trainee', lang, name=inert(data['user'] or NONE))}",
         f"- {t('transcript.outcome', lang, outcome=outcome_label(data['outcome'], lang) or NONE)}",
         f"- {t('transcript.mood', lang, start=data['mood_start'], end=data['mood_end'])}",
@@ -148,6 +148,11 @@ def transcript_markdown(data: dict[str, Any], lang: Language) -> str:
     for turn in sorted(hints):  # asked for after the last reply
         lines += hint_lines(turn)
     return "\n".join(lines)
+
+
+def when(iso: str, lang: Language) -> str:
+    """A moment the JSON keeps in ISO form, as ``lang`` writes it."""
+    return format_datetime(datetime.fromisoformat(iso), lang)
 
 
 def transcript_filename(stem: str, when: datetime, extension: str) -> str:
