@@ -120,11 +120,13 @@ class Socket:
         headers = {"Origin": origin or self.app.url}
         if token:
             headers["Cookie"] = f"access_token={token}"
+        #: Chainlit's session id for this page: HTTP calls on its behalf name it.
+        self.session_id = str(uuid.uuid4())
         await self.client.connect(
             self.app.url,
             headers=headers,
             auth={
-                "sessionId": str(uuid.uuid4()),
+                "sessionId": self.session_id,
                 "userEnv": "{}",
                 "clientType": "webapp",
                 "chatProfile": profile,
