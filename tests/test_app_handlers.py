@@ -523,3 +523,37 @@ async def test_a_grade_sits_under_the_trainees_message_above_the_reply_and_the_d
     assert kinds[:3] == ["run", "grade", "reply"] and kinds[-1] == "debrief", kinds
     grade = shown[1]
     assert grade["metadata"]["avatarName"] == "Coach"
+
+
+async def test_the_mood_panel_says_it_is_updating_then_shows_only_the_new_mood(
+    page: Browser,
+) -> None:
+    await handlers.on_chat_start()
+    await say("Calmez-vous, quel est votre numéro de commande ?")
+    await say("Je suis vraiment désolée pour Filou.")
+    panels = page.payloads("set_sidebar_elements")
+    props = [p["elements"][0]["props"] for p in panels]
+    assert [p["pending"] for p in props] == [False, True, False, True, False]
+    assert props[1]["mood"] == props[0]["mood"] and props[1]["pendingText"].startswith("mise à")
+    assert props[2]["mood"] > props[0]["mood"] and not props[2]["pending"]
+    # Each update replaces the panel (a key of its own) with one meter, always
+    # the same element: the page gathers every side element it was sent into its
+    # side view, under the last one's name (a new one each time stacked them all
+    # under "MoodMeter").
+    assert len({p["key"] for p in panels}) == len(panels)
+    assert all(len(p["elements"]) == 1 for p in panels)
+    sent = [e for e in page.payloads("element") if e.get("display") == "side"]
+    assert len(sent) == len(panels) and len({e["id"] for e in sent}) == 1
+    assert {e["name"] for e in sent} == set(page.payloads("set_sidebar_title"))
+    assert {e["name"] for e in sent} == {"Humeur du client"}
+
+
+def test_the_mood_panel_element_is_found_under_each_languages_title() -> None:
+    """The page loads a custom element from public/elements/<its name>.jsx."""
+    from bot.i18n import LANGUAGES, t
+    from bot.settings import PROJECT_ROOT
+
+    elements = PROJECT_ROOT / "public" / "elements"
+    for lang in LANGUAGES:
+        path = elements / f"{t('mood.title', lang)}.jsx"
+        assert path.resolve() == (elements / "MoodMeter.jsx").resolve(), lang

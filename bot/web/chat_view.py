@@ -131,6 +131,7 @@ def mood_props(
         "walkoutAt": persona.mood.walkout_at,
         "scaleLow": t("mood.scale_low", lang),
         "scaleHigh": t("mood.scale_high", lang),
+        "pendingText": t("mood.pending", lang),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -241,18 +242,47 @@ async def chat_profiles(user: cl.User | None, language: str | None = None) -> li
 
 
 async def show_mood(
-    engine: SessionEngine, lang: Language, *, delta: int = 0, reason: str = ""
+    engine: SessionEngine,
+    lang: Language,
+    *,
+    delta: int = 0,
+    reason: str = "",
+    pending: bool = False,
 ) -> None:
+    """The mood panel, as it is now (``pending``: a reply is being graded, the
+    mood shown is the one before it)."""
     history = engine.mood_trajectory
-    element = cl.CustomElement(
-        name="MoodMeter",
-        display="side",
-        props=chat_view.mood_props(
-            engine.persona, engine.mood, lang, delta=delta, reason=reason, history=history
-        ),
+    props = chat_view.mood_props(
+        engine.persona, engine.mood, lang, delta=delta, reason=reason, history=history
     )
-    await cl.ElementSidebar.set_elements([element], key=f"mood-{len(history)}")
+    # One element for the whole chat, replaced at each update, named with the
+    # panel's title (public/elements/<title>.jsx are links to MoodMeter.jsx).
+    # The page keeps every side element it was sent and shows them all in its
+    # side view under the last one's name: with a new element each time it
+    # stacked every meter ever sent under the title "MoodMeter", the current
+    # one last, far below the first, stale one.
+    meter_id: str | None = cl.user_session.get("mood_element")
+    if meter_id is None:
+        meter_id = str(uuid.uuid4())
+        cl.user_session.set("mood_element", meter_id)
+    count = (cl.user_session.get("mood_updates") or 0) + 1
+    cl.user_session.set("mood_updates", count)
+    cl.user_session.set("mood_pending", pending)
+    element = cl.CustomElement(
+        id=meter_id,
+        name=t("mood.title", lang),
+        display="side",
+        props={**props, "pending": pending},
+    )
+    await cl.ElementSidebar.set_elements([element], key=f"mood-{count}")
     await cl.ElementSidebar.set_title(t("mood.title", lang))
+
+
+async def settle_mood(engine: SessionEngine, lang: Language) -> None:
+    """A turn is over: the panel no longer says it is waiting for the grade
+    (a turn stopped, failed or left ungraded may move no mood)."""
+    if cl.user_session.get("mood_pending"):
+        await show_mood(engine, lang)
 
 
 async def report_persona_errors(lang: Language) -> None:
@@ -459,6 +489,7 @@ async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) 
         metadata={"avatarName": t("coach", lang)},
     )
     await grading.send()
+    await show_mood(engine, lang, pending=True)  # until the grade moves it
     number = len(engine.turns) + 1
     events = engine.turn(message.content)
     cl.user_session.set("replying", True)
@@ -469,9 +500,11 @@ async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) 
         # Stop: the engine kept the line and marked its grade; show that.
         if len(engine.turns) >= number and (grade := engine.turns[number - 1][1]) is not None:
             await show_grade(grading, grade, lang)
+        await settle_mood(engine, lang)
         raise
     except BaseException:
         await events.aclose()
+        await settle_mood(engine, lang)
         raise
     finally:
         cl.user_session.set("replying", False)
@@ -483,13 +516,18 @@ async def play_turn(engine: SessionEngine, message: cl.Message, lang: Language) 
         pending.add(rest)
         rest.add_done_callback(pending.discard)
         cl.user_session.set("after_reply", pending)
+    else:
+        await settle_mood(engine, lang)
 
 
 async def render_rest(
     engine: SessionEngine, events: AsyncGenerator[Event, None], lang: Language, grading: cl.Step
 ) -> None:
-    async with contextlib.aclosing(events):
-        await render(engine, events, lang, grading)
+    try:
+        async with contextlib.aclosing(events):
+            await render(engine, events, lang, grading)
+    finally:
+        await settle_mood(engine, lang)
 
 
 async def settled() -> None:

@@ -1,7 +1,8 @@
 // The customer's mood, shown in the side panel and updated after each grade.
 // Props (set by bot/web/chat_view.py, mood_props): mood, max, band, label, colour, delta,
 // reason, history (moods so far), historyColours (one a mood), calmAt, walkoutAt, title,
-// scaleLow, scaleHigh. The label and colours follow the persona's temperament (bot/mood.py).
+// scaleLow, scaleHigh, pending (a reply is being graded: the mood shown is the one
+// before it) and pendingText. The label and colours follow the persona's temperament (bot/mood.py).
 export default function MoodMeter() {
   const mood = props.mood ?? 0;
   const max = props.max ?? 10;
@@ -11,7 +12,7 @@ export default function MoodMeter() {
   const delta = props.delta ?? 0;
   const sign = delta > 0 ? `+${delta}` : `${delta}`;
   return (
-    <div id="mood-meter" data-mood={mood} className="flex flex-col gap-2 p-2 text-sm">
+    <div id="mood-meter" data-mood={mood} data-pending={props.pending ? "true" : "false"} data-max={max} data-label={props.label} data-colour={colour} data-note={props.pending ? props.pendingText : (props.reason ? `${delta === 0 ? "±0" : sign}: ${props.reason}` : "")} className="flex flex-col gap-2 p-2 text-sm" style={{ opacity: props.pending ? 0.6 : 1 }}>
       <div className="flex items-baseline gap-2">
         <span className="text-3xl font-bold" style={{ color: colour }}>{mood}</span>
         <span className="text-muted-foreground">/ {max}</span>
@@ -23,7 +24,10 @@ export default function MoodMeter() {
       <div className="flex justify-between text-xs text-muted-foreground">
         <span>{props.scaleLow}</span><span>{props.scaleHigh}</span>
       </div>
-      {props.reason ? (
+      {props.pending ? (
+        <div id="mood-pending" className="text-xs text-muted-foreground" aria-live="polite">{props.pendingText}</div>
+      ) : null}
+      {props.reason && !props.pending ? (
         <div id="mood-delta" className="text-sm">
           <span className="font-semibold">{delta === 0 ? "±0" : sign}</span>: {props.reason}
         </div>
