@@ -3,7 +3,7 @@
 Debian's chromium driven by Playwright, offline, outside requests blocked.
 Skipped when Chromium or Playwright is missing, unless COACH_REQUIRE_BROWSER=1
 (as in CI), which turns the skip into a failure. Screenshots of the
-conversation, a grade and the debrief are taken on every run; with
+conversation, a grade, the debrief and a phone are taken on every run; with
 COACH_UPDATE_SCREENSHOTS=1 they replace the ones in docs/screenshots/ (the
 README shows those), otherwise they go to the test's temporary folder.
 """
@@ -61,17 +61,19 @@ def app(tmp_path: Path) -> Iterator[App]:
     server.stop()
 
 
-async def sign_in(browser: Any, app: App, name: str) -> Any:
+async def sign_in(browser: Any, app: App, name: str, width: int = 1400) -> Any:
     context = await browser.new_context(
         locale="fr-FR",
         extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9"},
-        viewport={"width": 1400, "height": 950},
+        viewport={"width": width, "height": 950 if width > 800 else 844},
     )
     # Offline means offline: the page may ask for web fonts, nothing leaves loopback.
     await context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda r: r.abort())
     page = await context.new_page()
     page.set_default_timeout(WAIT)
     await page.goto(app.url + "/login")
+    # Accounts are names: the form asks for one (the field keeps Chainlit's id).
+    assert await page.inner_text("label[for=email]") == "Nom d'utilisateur"
     await page.fill("input[name=email]", name)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
@@ -131,10 +133,31 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         # One reply with a blocking phrase: the customer gets angrier.
         await send(page, "Calmez-vous madame, quel est votre numéro de commande ?", 1)
         await page.wait_for_function(
-            "s => Number(document.querySelector('#mood-meter')?.dataset.mood) > s", arg=start
+            """s => { const m = document.querySelector('#mood-meter');
+                      return m && m.dataset.pending === 'false' && Number(m.dataset.mood) > s; }""",
+            arg=start,
         )
         angrier = await mood(page)
         assert "phrase bloquante" in await page.inner_text("#mood-delta")
+        # One meter, under its title (the page once stacked every meter ever sent).
+        assert await page.locator("#mood-meter").count() == 1
+        assert await page.inner_text("#side-view-title") == "Humeur du client"
+        # The grade sits under the trainee's message, above the customer's reply.
+        said = page.locator('.step[data-step-type="user_message"]').first
+        grade = page.locator('.step[data-step-type="tool"]').first
+        reply = customer.nth(before)
+        await reply.wait_for()
+        tops = [(await x.bounding_box())["y"] for x in (said, grade, reply)]
+        assert tops == sorted(tops), tops
+        # The customer has an avatar and a name (the avatar route answered 400).
+        avatar = page.locator('img[alt="Avatar for Monique, son chien Filou est mort"]').first
+        await page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=await avatar.element_handle()
+        )
+        # The thread is named after the scenario from the start, not the first reply.
+        history = page.locator("#thread-history")
+        await history.get_by_text("Monique").first.wait_for()
+        assert "Calmez-vous" not in await history.inner_text()
         await send(
             page,
             "Je suis sincèrement désolée pour Filou, mes condoléances. Je comprends "
@@ -210,6 +233,24 @@ async def test_trainee_session_restart_debrief_and_roles(app: App) -> None:
         page = await sign_in(browser, app, "bob")
         await page.wait_for_timeout(1500)
         assert await page.locator("#thread-history").get_by_text("Monique").count() == 0
+        await sign_out(page)
+
+        # On a phone the mood is a badge: no sheet over the chat, none reopening.
+        page = await sign_in(browser, app, "bob", width=390)
+        badge = page.locator("#mood-badge")
+        await badge.wait_for(timeout=WAIT)
+        await send(page, "Bonjour, je suis désolée pour ce double prélèvement.", 1)
+        await page.wait_for_function(
+            "() => document.querySelector('#mood-badge')?.dataset.pending === 'false'"
+        )
+        assert await page.locator('[role="dialog"]').count() == 0
+        assert await page.evaluate(
+            """() => { const r = document.querySelector('#chat-input').getBoundingClientRect();
+                       const at = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+                       return !!at && !!at.closest('#chat-input'); }"""
+        )
+        assert "/10" in await badge.inner_text()
+        await page.screenshot(path=str(shots / "phone.png"))
         await sign_out(page)
 
         # A trainer sees it on the dashboard.
