@@ -43,6 +43,12 @@ _NEW_CLAUSE = re.compile(
     r"[;:\u2013\u2014]|\b(?:mais|et|puis|ensuite|but|and|then)\b"
     r"|,\s*(?:je|j'|il|elle|on|nous|ils|elles|i|we|he|she|they|it)\b"
 )
+#: Words of the folded text.
+_WORDS = re.compile(r"[a-z0-9']+")
+#: Words that make even a two-word sentence say something (« Je vois. », "I see.").
+_FIRST_PERSON = frozenset({"je", "j'", "i", "i'm", "i'll", "i've", "moi", "me"})
+#: An apology in the company's voice ("we apologise", « nous sommes navrés »).
+_CORPORATE = re.compile(r"^(?:we\b|we'|our\b|nous\b|nos\b|toutes nos\b|veuillez nous\b)")
 #: How many sentences at the start of a first reply count as its opening.
 _OPENING_SENTENCES = 2
 #: The criteria the rules written below decide. Any other "check" or "both"
@@ -322,13 +328,21 @@ class _Turn:
         ]
 
     def apologies(self) -> list[Match]:
-        return self.without("apology", "non_apology")
+        """Personal apologies: not "sorry, but that's the rule", and not the
+        company's formula alone ("We apologise for any inconvenience", « Nous
+        sommes navrés »), which apologises for no one in particular."""
+        return [m for m in self.without("apology", "non_apology") if not _corporate(m)]
 
     def in_opening(self, matches: Sequence[Match]) -> list[Match]:
+        """The matches in the opening sentences; a sentence of one or two words
+        with no "I" in it (« Oh, madame... », "Hi.") opens nothing and is not counted."""
         text = self.folded.text
-        cut = 0
-        for _ in range(_OPENING_SENTENCES):
-            _, end = self.folded.sentence_bounds(cut)
+        cut, counted = 0, 0
+        while counted < _OPENING_SENTENCES and cut < len(text):
+            start, end = self.folded.sentence_bounds(cut)
+            words = _WORDS.findall(text, start, end)
+            if len(words) > 2 or _FIRST_PERSON.intersection(words):
+                counted += 1
             cut = min(len(text), end + 1)
         return [m for m in matches if m.start < cut]
 
@@ -427,10 +441,13 @@ def run_checks(
         )
     elif refused:
         f["no_hold"] = Finding("met", _evidence(refused), True)
-    elif narration and (surprised := [w for w in t.said("wait") if t.surprise(w)]):
-        # "Wait, so it never moved? Right, I'm opening the scan log now": the
-        # wait was surprise and the agent keeps the customer with them.
+    elif surprised := [w for w in t.said("wait") if t.surprise(w)]:
+        # "Wait, so it never moved?": surprise, said while staying with the customer.
         f["no_hold"] = Finding("met", _evidence(surprised + narration), True)
+    elif (mentions := t.find("wait_word")) and not t.find("wait_length"):
+        # "the wait is nearly over", "thanks for holding off": waiting named,
+        # nobody parked.
+        f["no_hold"] = Finding("met", _evidence(mentions), True)
     elif live := _live_wait(t, narration):
         # No hold word: the trainee says how long the wait is and why.
         f["no_hold"] = Finding("met", _evidence(live), True)
@@ -470,14 +487,18 @@ def run_checks(
     thanks = t.find("thanks")
     if (report.closing or other) and thanks:
         f["thank_close"] = Finding("met", _evidence(thanks), True)
-    elif report.closing:
-        f["thank_close"] = Finding("missed", _evidence(t.find("farewell")))
+    elif report.closing or other:
+        f["thank_close"] = Finding("missed", _evidence(t.find("farewell") or other))
     else:
         f["thank_close"] = Finding("na")
 
     _rubric_rules(t, report)
     _judgement_hints(t, report, history, triggers)
     return report
+
+
+def _corporate(match: Match) -> bool:
+    return bool(_CORPORATE.match(fold(match.evidence).text))
 
 
 def said_persona_phrases(text: str, language: Language, lines: Sequence[str]) -> dict[str, str]:
@@ -577,6 +598,8 @@ def _judgement_hints(
     harms = t.said("contempt", loose=True) + t.said("insult", loose=True) + t.phrases(triggers)
     if harms:
         h["no_blame"] = Finding("missed", _evidence(harms), True)
+        # Belittling the customer is no respectful register either.
+        h["plain_register"] = Finding("missed", _evidence(harms), True)
     elif blame := t.said("blame"):
         h["no_blame"] = Finding("missed", _evidence(blame))
     if questions := t.find("open_question"):

@@ -106,7 +106,8 @@ def test_ordinary_wording_is_credited(
 def test_initials_and_surprise_are_not_fillers_or_holds() -> None:
     assert verdict("I can see your ER visit on the file.", "en", "no_filler") == "met"
     assert verdict("HM Passport Office has your form.", "en", "no_filler") == "met"
-    assert verdict("Wait, so the parcel never arrived?", "en", "no_hold") == "na"
+    # Surprise is no hold: the agent stays with the customer (met, not missed).
+    assert verdict("Wait, so the parcel never arrived?", "en", "no_hold") == "met"
     assert verdict("Hang on hang on", "en", "no_hold") == "missed"
 
 
@@ -537,10 +538,14 @@ def test_ids_and_underscores_alone_are_not_an_attack(language: str, turn: str) -
             "met",
         ),
         ("en", "I'm not going to put you on hold, I'll talk you through it as I go.", "met"),
-        # Surprise is not a wait; waiting for a delivery is not a hold.
-        ("fr", "Attendez, le technicien n'est jamais venu ?", "na"),
+        # Surprise is not a hold, nor is waiting named for something else.
+        ("fr", "Attendez, le technicien n'est jamais venu ?", "met"),
+        ("en", "Wait, so nobody called you back?", "met"),
+        ("en", "Good news: the wait for the part is over, it arrived this morning.", "met"),
+        ("fr", "Merci d'avoir attendu mon rappel, j'ai la réponse de l'atelier.", "met"),
         ("fr", "Il faudra patienter jusqu'à lundi pour la pièce.", "na"),
-        ("en", "Wait, so nobody called you back?", "na"),
+        ("fr", "Ça fait une heure que vous attendez, je comprends.", "na"),
+        ("en", "I'm checking the depot scans now.", "na"),
         # How long the wait is, without a hold word.
         (
             "fr",
@@ -616,3 +621,128 @@ def test_a_question_about_what_happened_is_not_a_last_question() -> None:
 )
 def test_an_apology_with_a_but(language: str, turn: str, expected: str) -> None:
     assert verdict(turn, language, "apologize") == expected, turn
+
+
+@pytest.mark.parametrize(
+    ("language", "turn", "expected"),
+    [
+        # The company's formula apologises for no one in particular.
+        ("en", "We are sorry for any inconvenience caused to our customers.", "missed"),
+        ("fr", "Nous vous prions de nous excuser pour la gêne occasionnée.", "missed"),
+        ("fr", "Nous sommes désolés, et moi aussi : je suis navrée pour ce retard.", "met"),
+    ],
+)
+def test_a_company_formula_is_no_personal_apology(language: str, turn: str, expected: str) -> None:
+    assert verdict(turn, language, "apologize") == expected, turn
+
+
+@pytest.mark.parametrize(
+    ("language", "turn", "expected"),
+    [
+        ("fr", "L'enseigne vous présente ses excuses pour ce contretemps.", "missed"),
+        ("fr", "Un conseiller vous recontactera pour fixer le rendez-vous.", "missed"),
+        ("en", "The store takes every complaint seriously.", "missed"),
+        ("en", "Brightline Energy sincerely apologises for the outage.", "missed"),
+        ("en", "It's not possible to change the slot from here.", "missed"),
+        ("en", "A technician will be in touch to book the visit.", "missed"),
+        ("en", "The engineer who came yesterday left a note on the file.", "na"),
+    ],
+)
+def test_the_company_as_the_one_who_acts(language: str, turn: str, expected: str) -> None:
+    assert verdict(turn, language, "personal_language") == expected, turn
+
+
+@pytest.mark.parametrize(
+    ("language", "turn"),
+    [
+        ("fr", "Vous n'avez qu'à passer en boutique, comme tout le monde."),
+        ("fr", "À votre âge, la technologie, c'est compliqué, je sais."),
+        ("fr", "Je vais vous le répéter lentement : le contrat ne couvre pas ça."),
+        ("fr", "Écoutez, ma petite dame, on fait ce qu'on peut."),
+        ("fr", "Il y a des gens qui attendent bien plus longtemps qu'une semaine."),
+        ("fr", "Fallait pas le laisser tomber, franchement."),
+        ("fr", "Laissez-moi faire mon travail, s'il vous plaît."),
+        ("en", "Some customers have waited far longer than you, you know."),
+        ("en", "It's a phone, not a kidney."),
+        ("en", "Oh great, another one who didn't read the instructions."),
+        ("en", "Listen, honey, I'll say it slowly so it's easier to follow."),
+        ("en", "Do you speak to your family like that?"),
+        ("en", "Just let me do my job, okay?"),
+        ("en", "Don't get yourself into a state about a parcel."),
+    ],
+)
+def test_contempt_said_without_swear_words(language: str, turn: str) -> None:
+    report = run_checks(turn, language, ANGRY if language == "en" else FURIEUX)  # type: ignore[arg-type]
+    assert report.hints["no_blame"].verdict == "missed", turn
+    # Belittling the customer is not a respectful register either.
+    assert report.hints["plain_register"].verdict == "missed", turn
+
+
+@pytest.mark.parametrize(
+    ("language", "turn"),
+    [
+        ("fr", "Vous n'êtes pas seul : je reste avec vous jusqu'à ce que ce soit réglé."),
+        ("fr", "À votre place, je serais aussi en colère."),
+        ("en", "Thanks, I'll explain the next steps one at a time."),
+        ("en", "Oh dear, that sounds awful, I'm so sorry."),
+        ("en", "Great, I've found it: the parcel is at the depot."),
+    ],
+)
+def test_kind_wording_is_not_contempt(language: str, turn: str) -> None:
+    report = run_checks(turn, language, ANGRY if language == "en" else FURIEUX)  # type: ignore[arg-type]
+    assert "no_blame" not in report.hints or report.hints["no_blame"].verdict != "missed", turn
+
+
+@pytest.mark.parametrize(
+    ("language", "turn"),
+    [
+        ("fr", "Hélas, ce sont des choses qui arrivent."),
+        ("fr", "Bon, ça arrive."),
+        ("fr", "Faites vite, j'ai d'autres clients qui attendent."),
+        ("en", "Sadly, these things happen."),
+        ("en", "There's little I'm able to do from here."),
+        ("en", "I've got other customers waiting, so quickly please."),
+    ],
+)
+def test_shrugs_and_busy_agents_are_blocking(language: str, turn: str) -> None:
+    history = ANGRY if language == "en" else FURIEUX
+    assert verdict(turn, language, "no_blocking_phrase", history) == "missed", turn
+
+
+@pytest.mark.parametrize(
+    ("language", "turn", "criterion", "expected"),
+    [
+        # A bare acknowledgement or a leave-taking closes the conversation.
+        ("fr", "Bon ben c'est fait.", "thank_close", "missed"),
+        ("fr", "Je vous laisse, bonne chance pour la suite.", "check_other_concerns", "missed"),
+        ("en", "Right, done.", "check_other_concerns", "missed"),
+        ("en", "Good luck with the move!", "thank_close", "missed"),
+        ("en", "I'll let you go now.", "thank_close", "missed"),
+        # Asking for a last concern starts the close: thanks are then expected.
+        ("en", "Is there anything else?", "thank_close", "missed"),
+        ("fr", "Autre chose pour vous ? Merci pour votre patience.", "thank_close", "met"),
+    ],
+)
+def test_the_ways_a_conversation_closes(
+    language: str, turn: str, criterion: str, expected: str
+) -> None:
+    assert verdict(turn, language, criterion) == expected, turn
+
+
+@pytest.mark.parametrize(
+    ("language", "turn"),
+    [
+        ("fr", "Vous me confirmez que le technicien n'est jamais venu mardi ?"),
+        ("en", "Can you confirm that the refund never reached your card?"),
+    ],
+)
+def test_asking_to_confirm_what_was_understood_is_a_restatement(language: str, turn: str) -> None:
+    assert verdict(turn, language, "reformulate") == "met", turn
+
+
+def test_a_short_exclamation_does_not_push_the_thanks_out_of_the_opening() -> None:
+    first = [Message(role="customer", content="Mon colis n'est jamais arrivé.")]
+    turn = "Oh, monsieur... je suis vraiment désolée. Merci de m'avoir prévenue, je regarde."
+    assert verdict(turn, "fr", "positive_opening", first) == "met"
+    turn = "Je vois. Je peux l'annuler. Merci de votre appel."
+    assert verdict(turn, "fr", "positive_opening", first) == "missed"

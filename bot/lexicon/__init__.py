@@ -56,6 +56,7 @@ CODE_LISTS: tuple[str, ...] = (
     "contrast",
     "negation",
     "hedge",
+    "wait_word",
 )
 #: The lists criteria name in ``bot/rubric.yaml`` (``check: missed_when/met_when``).
 RUBRIC_LISTS: tuple[str, ...] = tuple(
