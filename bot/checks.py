@@ -409,7 +409,7 @@ def run_checks(
         )
 
     # --- waiting, holding and narrating ---------------------------------------------
-    narration = t.find("narration")
+    narration = t.find("narration") or t.find("narration_now")
     # "I won't put you on hold", « sans vous faire patienter »: no hold, said as a promise.
     holds, refused = t.refused(t.said("hold"))
     # "Wait, so the parcel never arrived?" is surprise, not a hold.

@@ -57,6 +57,7 @@ CODE_LISTS: tuple[str, ...] = (
     "negation",
     "hedge",
     "wait_word",
+    "narration_now",
 )
 #: The lists criteria name in ``bot/rubric.yaml`` (``check: missed_when/met_when``).
 RUBRIC_LISTS: tuple[str, ...] = tuple(
