@@ -27,6 +27,8 @@ import asyncio
 import hashlib
 import logging
 import re
+import statistics
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from bot import prompts
 from bot.backends import GraderModels, describe_error, plain_error
 from bot.better_reply import better_reply
-from bot.checks import CheckReport, attack_spans, run_checks
+from bot.checks import CheckReport, Finding, attack_spans, run_checks
 from bot.conversation import Message
 from bot.errors import RecordingMissing
 from bot.i18n import t
@@ -49,8 +51,10 @@ from bot.rubric import (
     Deescalation,
     Grade,
     Language,
+    Verdict,
     compute_score,
 )
+from bot.samples import current_vote
 from bot.settings import Settings
 from bot.text import fold
 from bot.tokens import trim_history
@@ -290,25 +294,80 @@ class Grader:
             tag=_delimiter_tag(turn),
             findings=hints,
         )
-        answer = await self._model_for(judge).ainvoke([("system", system), ("human", user)])
+        answers = await self._ask(judge, [("system", system), ("human", user)])
         criteria: dict[str, CriterionResult] = {cid: f.result() for cid, f in decided.items()}
-        llm_criteria = answer.criteria
+        found = {**report.hints, **report.findings}
         for cid in judge:
-            verdict = getattr(llm_criteria, cid)
-            criteria[cid] = CriterionResult(
-                verdict=verdict.verdict,
-                evidence=_verified_evidence(verdict.evidence, turn),
-                source="llm",
-            )
-        deescalation: Deescalation = cap_deescalation(answer.deescalation, criteria)
+            criteria[cid] = _majority(cid, answers, found.get(cid), turn)
+        chosen = _closest(answers, criteria, judge)
+        deescalation: Deescalation = cap_deescalation(
+            statistics.median_low(a.deescalation for a in answers), criteria
+        )
         return Grade(
             criteria=criteria,
             score=compute_score(criteria),
             deescalation=deescalation,
-            feedback=answer.feedback.strip(),
-            better_reply=answer.better_reply.strip() or None,
+            feedback=chosen.feedback.strip(),
+            better_reply=chosen.better_reply.strip() or None,
             mode="hybrid",
         )
+
+    async def _ask(self, judge: tuple[str, ...], messages: list[tuple[str, str]]) -> list[Any]:
+        """``COACH_GRADER_VOTES`` answers to the same prompt (one call each, at once);
+        a vote that fails is left out, and only all failing fails the grade."""
+        model = self._model_for(judge)
+        votes = self.settings.grader_votes
+        if votes == 1:
+            return [await model.ainvoke(messages)]
+
+        async def vote(index: int) -> Any:
+            current_vote.set(index)  # each vote is its own recording
+            return await model.ainvoke(messages)
+
+        answers = await asyncio.gather(*(vote(i) for i in range(votes)), return_exceptions=True)
+        kept = [a for a in answers if not isinstance(a, BaseException)]
+        failed = [a for a in answers if isinstance(a, BaseException)]
+        if not kept:
+            raise failed[0]
+        for failure in failed:
+            log.warning("a grader vote failed, left out: %s", describe_error(failure))
+        return kept
+
+
+#: Which verdict a tied vote takes when the checks' hint is not among the tied:
+#: the least generous.
+_TIE_ORDER: tuple[Verdict, ...] = ("missed", "na", "met")
+
+
+def _majority(cid: str, answers: Sequence[Any], hint: Finding | None, turn: str) -> CriterionResult:
+    """The verdict most answers give for ``cid``; a tie goes to the checks' hint
+    when it is among the tied, else to ``missed``, then ``na``. The evidence is
+    the first quote, among those answers, that the reply really contains."""
+    given = [getattr(a.criteria, cid) for a in answers]
+    counts = Counter(v.verdict for v in given)
+    top = max(counts.values())
+    tied = [v for v in counts if counts[v] == top]
+    if len(tied) == 1:
+        verdict = tied[0]
+    elif hint is not None and hint.verdict in tied:
+        verdict = hint.verdict
+    else:
+        verdict = next(v for v in _TIE_ORDER if v in tied)
+    quotes = (_verified_evidence(v.evidence, turn) for v in given if v.verdict == verdict)
+    evidence = next((q for q in quotes if q), None)
+    return CriterionResult(verdict=verdict, evidence=evidence, source="llm")
+
+
+def _closest(
+    answers: Sequence[Any], criteria: dict[str, CriterionResult], judge: Sequence[str]
+) -> Any:
+    """The answer whose verdicts agree most with the final ones (the first on a
+    tie): its feedback and rewrite go with the grade."""
+
+    def agreement(answer: Any) -> int:
+        return sum(getattr(answer.criteria, c).verdict == criteria[c].verdict for c in judge)
+
+    return max(answers, key=agreement)
 
 
 def _verified_evidence(evidence: str | None, turn: str) -> str | None:

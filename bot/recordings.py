@@ -11,7 +11,6 @@ missing recordings.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import json
 import warnings
@@ -23,10 +22,9 @@ from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.load import dumpd, load
 
 from bot.errors import RecordingMissing
+from bot.samples import current_sample, current_vote
 
-#: Which repeat of an eval case is running; recordings key on it so that
-#: --repeat replays distinct samples instead of one response N times.
-current_sample: contextvars.ContextVar[int] = contextvars.ContextVar("sample", default=0)
+__all__ = ["RecordingCache", "current_sample", "current_vote", "recording_key"]
 
 #: Connection details that do not change what a model answers.
 _VOLATILE = (
@@ -71,9 +69,12 @@ class RecordingCache(BaseCache):
 
     def _key(self, prompt: str, llm_string: str) -> str:
         key = recording_key(prompt, llm_string)
-        # Repeats of one case (--repeat) are distinct samples, recorded apart.
-        sample = current_sample.get()
-        return f"{key}-{sample}" if sample else key
+        # Repeats of one case (--repeat) and the grader's votes on one turn
+        # (COACH_GRADER_VOTES) are distinct samples, recorded apart.
+        sample, vote = current_sample.get(), current_vote.get()
+        if sample:
+            key = f"{key}-{sample}"
+        return f"{key}-v{vote}" if vote else key
 
     def _path(self, key: str) -> Path:
         return self.directory / f"{key}.json"

@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     grader_attempts: int = Field(
         default=3, ge=1, description="Attempts at a valid grade before it is 'ungraded'."
     )
+    grader_votes: int = Field(
+        default=1,
+        ge=1,
+        le=9,
+        description="Grader calls per turn (at once); each criterion the model decides takes "
+        "the majority verdict, a tie goes to the checks' hint or 'missed'. Above 1, give the "
+        "grader a temperature above 0 (COACH_GRADER_TEMPERATURE), or the votes agree by "
+        "construction.",
+    )
     typing_delay_seconds: float = Field(
         default=0.02,
         ge=0,

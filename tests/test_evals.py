@@ -411,3 +411,64 @@ def test_every_persona_has_a_script_that_solves_it_and_its_ending_is_judged() ->
 
     assert run("solved", "calm").passed and not run("solved", None).passed
     assert run("polite", None).passed and not run("polite", "calm").passed
+
+
+# --- coach eval --repeat: the flip rate per criterion against a live server ------------------
+
+
+def test_repeat_reports_the_flip_rate_per_criterion_against_a_live_server(
+    tmp_path: Path,
+) -> None:
+    """`coach eval --live --repeat 2` against the local test server, which answers
+    `explore` "yes" the first time it sees a prompt and "no" the second: every
+    case flips on `explore`, on nothing else."""
+    import collections
+    import os
+
+    from bot.testing.openai_server import Behaviour, FaultServer
+
+    seen: collections.Counter[str] = collections.Counter()
+
+    def structured(schema: dict[str, Any], body: dict[str, Any]) -> Any:
+        key = json.dumps(body["messages"], sort_keys=True)
+        seen[key] += 1
+        asked = schema["properties"]["criteria"]["properties"]
+        criteria = {c: {"verdict": "met", "evidence": None} for c in asked}
+        criteria["explore"]["verdict"] = "met" if seen[key] == 1 else "missed"
+        return {"criteria": criteria, "deescalation": 1, "feedback": "ok", "better_reply": "ok"}
+
+    cases = [
+        {"id": "a", "language": "en", "turn": "I'm sorry, what happened exactly?"},
+        {"id": "b", "language": "fr", "turn": "Je suis désolée, que s'est-il passé ?"},
+    ]
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(json.dumps(c) for c in cases), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COACH_", "OPENAI_"))}
+    with FaultServer(Behaviour(structured=structured)).running() as server:
+        env |= {"OPENAI_BASE_URL": server.base_url, "COACH_DATA_DIR": str(tmp_path)}
+        run = subprocess.run(
+            ["coach", "eval", "--live", "--repeat", "2", "--dataset", str(path), "--no-reports"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            check=False,
+        )
+    assert run.returncode == 0, run.stderr
+    assert sum(seen.values()) == 4 and set(seen.values()) == {2}  # 2 cases x 2 repeats
+    out = run.stdout
+    assert "flip rate per criterion (share of cases whose verdict changed): explore 1.0" in out
+    for language in ("en", "fr"):
+        line = next(x for x in out.splitlines() if x.strip().startswith(f"{language}: flip"))
+        assert "explore 1.0" in line and "apologize" not in line
+
+
+def test_repeat_without_a_live_model_is_a_usage_error() -> None:
+    run = subprocess.run(
+        ["coach", "eval", "--repeat", "3", "--suite", "grader"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2 and "add --live" in run.stderr

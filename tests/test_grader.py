@@ -88,6 +88,38 @@ def test_offline_grades_say_which_verdicts_rest_on_words_not_found(settings: Set
     assert grade.criteria["apologize"].basis == "not_found"
 
 
+@pytest.mark.parametrize(
+    ("language", "turn", "missed", "met"),
+    [
+        (
+            "en",
+            "I'll refund you by 5 pm.",
+            "Apologize (not found in your words; said another way, it may have been missed)",
+            "No fillers (none found)",
+        ),
+        (
+            "fr",
+            "Je vous rembourse d'ici 17 h.",
+            "S'excuser (pas trouvé dans vos mots\u202f; dit autrement, cela a pu échapper à la "
+            "correction)",
+            "Sans tics verbaux (rien de tel trouvé)",
+        ),
+    ],
+)
+def test_offline_the_trainee_is_told_in_plain_words_what_was_not_found(
+    settings: Settings, language: str, turn: str, missed: str, met: str
+) -> None:
+    from bot.web.chat_view import grade_markdown
+
+    history = [Message(role="customer", content="My parcel is late!")]
+    grade = Grader(settings, None).grade_checks_only(turn, language, history)  # type: ignore[arg-type]
+    shown = grade_markdown(grade, language)  # type: ignore[arg-type]
+    assert missed in shown and met in shown
+    assert "apologize" not in shown and "not_found" not in shown  # no ids, no jargon
+    # A verdict from words found is shown with the words, not as "not found".
+    assert grade.criteria["concrete_timeline"].basis == "found"
+
+
 async def test_score_is_computed_from_verdicts_not_taken_from_the_model(settings: Settings) -> None:
     fake = fake_chat(answer("missed", deescalation=0))
     grade = await grader_with(fake, settings).grade("I'm sorry, let me check.", "en", HISTORY_EN)
@@ -223,3 +255,73 @@ async def test_a_grade_past_its_deadline_is_ungraded(settings: Settings) -> None
     assert grade.mode == "ungraded" and grade.score is None
     assert "within 0.2 s" in (grade.note or "")
     assert grade.criteria["apologize"].verdict == "met"  # the checks' findings still show
+
+
+# --- votes (COACH_GRADER_VOTES) ----------------------------------------------------------
+
+
+async def test_votes_take_each_criterions_majority_in_one_call_each(settings: Settings) -> None:
+    voting = settings.model_copy(update={"grader_votes": 3})
+    turn = "I see. I'll look into it."
+    fake = fake_chat(
+        answer("met", deescalation=2, explore={"verdict": "missed", "evidence": None}),
+        answer("met", deescalation=1, explore={"verdict": "missed", "evidence": None}),
+        answer("na", deescalation=0, explore={"verdict": "met", "evidence": "look into it"}),
+    )
+    grade = await grader_with(fake, voting).grade(turn, "en", HISTORY_EN)
+    assert len(fake.calls) == 3  # one structured call per vote, no more
+    assert len({tuple(m.content for m in call) for call in fake.calls}) == 1  # the same prompt
+    assert grade.criteria["explore"].verdict == "missed"  # two of three
+    assert grade.criteria["ownership"].verdict == "met"
+    assert grade.criteria["ownership"].source == "llm"
+    assert grade.deescalation == 1  # the median
+    assert grade.criteria["personal_language"].source == "check"  # the checks decide it
+
+
+async def test_a_tied_vote_goes_to_the_checks_hint_else_to_missed(settings: Settings) -> None:
+    voting = settings.model_copy(update={"grader_votes": 2})
+    # "what happened exactly?" is an open question: the checks' hint for explore
+    # is "met"; prioritize has no hint at all.
+    turn = "I'm sorry, what happened exactly?"
+    fake = fake_chat(
+        answer("na"),
+        answer("na", explore={"verdict": "na", "evidence": None}),
+    )
+    grade = await grader_with(fake, voting).grade(turn, "en", HISTORY_EN)
+    assert grade.criteria["explore"].verdict == "na"  # both said na: no tie
+    fake = fake_chat(answer("met"), answer("na"))
+    grade = await grader_with(fake, voting).grade(turn, "en", HISTORY_EN)
+    assert grade.criteria["prioritize"].verdict == "na"  # met vs na, no hint: not met
+    fake = fake_chat(answer("missed"), answer("met"))
+    grade = await grader_with(fake, voting).grade(turn, "en", HISTORY_EN)
+    assert grade.criteria["explore"].verdict == "met"  # the hint
+    assert grade.criteria["prioritize"].verdict == "missed"
+
+
+async def test_a_failed_vote_is_left_out(settings: Settings) -> None:
+    import httpx
+
+    voting = settings.model_copy(update={"grader_votes": 3})
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    fake = fake_chat(answer("met"), openai.APIConnectionError(request=request), answer("met"))
+    grader = Grader(
+        voting,
+        GraderModels(
+            bind=lambda schema: bind_structured(fake, schema, "function_calling", 1),
+            bounded=True,
+        ),
+    )
+    grade = await grader.grade("I'll look into it.", "en", HISTORY_EN)
+    assert grade.mode == "hybrid" and grade.criteria["ownership"].verdict == "met"
+
+
+async def test_each_vote_is_its_own_recording(settings: Settings, tmp_path: Any) -> None:
+    from bot.recordings import RecordingCache
+
+    voting = settings.model_copy(update={"grader_votes": 2})
+    cache = RecordingCache(tmp_path, "record")
+    fake = fake_chat(answer("met"), answer("missed"))
+    fake.cache = cache
+    await grader_with(fake, voting).grade("I'll look into it.", "en", HISTORY_EN)
+    first, second = sorted((p.name for p in tmp_path.glob("*.json")), key=len)
+    assert second == first.replace(".json", "-v1.json")

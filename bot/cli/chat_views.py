@@ -268,8 +268,11 @@ class TerminalView(SessionView):
         for cid, result in grade.criteria.items():
             if result.verdict == "missed":
                 label = CRITERIA_BY_ID[cid].label[self.lang]
-                evidence = f' "{result.evidence}"' if result.evidence else ""
-                c.print(f"   [red]✗[/red] {escape(label + evidence)}", highlight=False)
+                if result.evidence:
+                    label = f'{label} "{result.evidence}"'
+                elif result.basis == "not_found":  # offline: no words found proves less
+                    label = t("grade.not_found_missed", self.lang, label=label)
+                c.print(f"   [red]✗[/red] {escape(label)}", highlight=False)
         for cid, result in grade.criteria.items():
             if result.verdict == "met" and result.evidence:
                 label = CRITERIA_BY_ID[cid].label[self.lang]

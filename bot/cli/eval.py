@@ -54,7 +54,12 @@ def eval_command(
         bool, typer.Option(help="Like --record, only for prompts with no recording yet.")
     ] = False,
     repeat: Annotated[
-        int, typer.Option(min=1, help="Grade each LLM case N times (flip rate).")
+        int,
+        typer.Option(
+            min=1,
+            help="With --live: grade each LLM case N times and report the flip rate per "
+            "criterion (the share of cases whose verdict changed between repeats).",
+        ),
     ] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Cases run at once.")] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -102,6 +107,12 @@ def eval_command(
         )
     except FlagConflict as exc:
         fail(str(exc), EXIT_USAGE)
+    if repeat > 1 and mode == "replay" and not checks_only:
+        fail(
+            "--repeat grades each case N times against a live model (the recordings hold one "
+            "sample per case): add --live, with OPENAI_BASE_URL or OPENAI_API_KEY set",
+            EXIT_USAGE,
+        )
 
     # The runner brings the grader, storage and the model SDK: only now.
     from bot.evals.console import progress_bars, show_report

@@ -59,4 +59,6 @@ def grade(
     grades = run_async(grade_many(cases, grader, catalog))
     for case, (result,) in zip(cases, grades, strict=True):
         line = {"id": case.id, **result.model_dump(mode="json")}
+        # Offline, the verdicts that rest on words not found (not proven): listed apart.
+        line["not_found"] = [c for c, r in result.criteria.items() if r.basis == "not_found"]
         print(json.dumps(line, ensure_ascii=False), flush=True)

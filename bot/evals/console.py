@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.evals.reports import grader_header, grader_rows
+from bot.evals.reports import flip_line, grader_header, grader_rows
 from bot.rubric import CHECK_CRITERIA, CRITERION_IDS
 
 
@@ -63,6 +63,8 @@ def show_report(report: dict[str, Any], console: Console) -> None:
                     f"kappa {m['kappa']}, score error {m['score_mae']}, "
                     f"ungraded {m['ungraded']}, flip rate {m['flip_rate']}"
                 )
+                if report["metadata"].get("repeat", 1) > 1:
+                    console.print(f"  {language}: {flip_line(m)}", markup=False)
             for language, figures in (suite.get("by_tag") or {}).items():
                 tags = ", ".join(
                     f"{tag} {v['accuracy']}" for tag, v in figures["accuracy_by_tag"].items()

@@ -39,6 +39,10 @@ class CaseResult:
         labelled = list(self.case.expect)
         return flip_rate([[g.criteria[c].verdict for c in labelled] for g in self.grades])
 
+    def flipped(self, criterion: str) -> bool:
+        """Whether the repeats of this case disagree on ``criterion``."""
+        return len({g.criteria[criterion].verdict for g in self.grades}) > 1
+
     @property
     def score_error(self) -> float | None:
         """|score given - score the labels imply| (labels override the grade's verdicts)."""
@@ -101,6 +105,12 @@ def grader_metrics(
             if subset
             else 0.0,
             "criteria": {c: a.summary() for c, a in per_criterion.items() if a.n},
+            # With --repeat: per criterion, the share of cases whose verdict was
+            # not the same in every repeat (labelled or not: any verdict can flip).
+            "flip_rate_by_criterion": {
+                c: round(sum(r.flipped(c) for r in subset) / len(subset), 4) if subset else 0.0
+                for c in CRITERION_IDS
+            },
         }
     return out
 

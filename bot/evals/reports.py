@@ -64,6 +64,16 @@ def pooled_confusion(metrics: dict[str, Any], language: str) -> dict[str, dict[s
     return table
 
 
+def flip_line(metrics: dict[str, Any]) -> str:
+    """The per-criterion flip rates of a --repeat run, the ones that flipped first."""
+    rates = metrics.get("flip_rate_by_criterion", {})
+    flipped = sorted(((r, c) for c, r in rates.items() if r), reverse=True)
+    if not flipped:
+        return "flip rate per criterion: no verdict changed between repeats"
+    listed = ", ".join(f"{c} {r}" for r, c in flipped)
+    return f"flip rate per criterion (share of cases whose verdict changed): {listed}"
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     meta = report["metadata"]
     lines = [
@@ -95,6 +105,8 @@ def to_markdown(report: dict[str, Any]) -> str:
                     f"ungraded {m['ungraded']}, flip rate {m['flip_rate']}",
                     "",
                 ]
+                if meta.get("repeat", 1) > 1:
+                    lines += [f"**{language}**: {flip_line(m)}", ""]
                 confusion = pooled_confusion(metrics, language)
                 lines += [
                     "| expected \\ predicted | " + " | ".join(VERDICTS) + " |",

@@ -92,9 +92,9 @@ def grade_markdown(grade: Grade, lang: Language) -> str:
             if result.evidence:
                 evidence = inert(result.evidence)
                 label = t("grade.with_evidence", lang, label=label, evidence=evidence)
-            elif result.basis == "not_found" and result.verdict == "missed":
-                # "Missed" because no words were found proves less than words found.
-                label = t("grade.not_found", lang, label=label)
+            elif result.basis == "not_found":
+                # Offline, a verdict from words not found proves less than words found.
+                label = t(f"grade.not_found_{verdict}", lang, label=label)
             lines.append(f"- {mark} {label}")
         lines.append("")
     if grade.better_reply:
