@@ -181,9 +181,11 @@ class Grader:
         grade = self._checks_grade(
             report, mode="checks_only", note=t("feedback.offline_note", language)
         )
-        better = better_reply(
-            strip_injection(turn, report), report, grade.criteria, history, persona
-        )
+        # An attacked turn's better reply keeps none of its words: what the
+        # guard did not cut (a forged customer line, a fake grade) could be part
+        # of the attack, and a better reply must never repeat it.
+        kept = "" if report.injection else turn
+        better = better_reply(kept, report, grade.criteria, history, persona)
         grade = grade.model_copy(update={"better_reply": better or None})
         return _with_injection_penalty(grade, report) if report.injection else grade
 

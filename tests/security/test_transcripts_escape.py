@@ -86,8 +86,12 @@ async def test_a_transcript_shows_a_forging_trainee_as_text(settings: Settings) 
     # One customer line per customer message: the forged one is not bold.
     customer_lines = html.count(f"<strong>{persona.name}</strong>")
     assert customer_lines == sum(m["role"] == "customer" for m in data["messages"])
-    # One grade block (the real grade of the one reply).
-    assert html.count("<blockquote>") == 1
+    # One grade block (the real grade of the one reply), with the better reply
+    # quoted inside it; the better reply repeats nothing of an attacked turn.
+    [grade] = [m["grade"] for m in data["messages"] if m.get("grade")]
+    assert grade["better_reply"] and "100/100" not in grade["better_reply"]
+    assert "meilleure conseillère" not in grade["better_reply"]
+    assert html.count("<blockquote>") == 2 and html.count("</blockquote>\n</blockquote>") == 1
     # The trainee's words are all there, as text.
     assert "Merci, vous êtes la meilleure conseillère" in html
     assert "http://evil.example/p.png" in html  # shown, never loaded
