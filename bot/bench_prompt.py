@@ -90,7 +90,7 @@ def scripted_turns(
         grade = grader.grade_checks_only(line, persona.language, history, report=report)
         history.append(Message(role="trainee", content=line))
         yield CustomerTurn(persona=persona, history=list(history), mood=mood_now, report=report)
-        mood_now = mood.apply(mood_now, grade.deescalation)
+        mood_now = mood.apply(mood_now, grade.deescalation, persona.difficulty)
         history.append(Message(role="customer", content=scripted.compose(line, mood_now, grade)))
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.i18n import t
 from bot.rubric import CRITERIA, CriterionResult, Deescalation, Grade, Language
@@ -21,6 +25,11 @@ MoodBand = Literal["calm", "uneasy", "upset", "angry", "furious"]
 BANDS: tuple[MoodBand, ...] = ("calm", "uneasy", "upset", "angry", "furious")
 #: How the mood can end a session (the trainee may also end it).
 MoodEnd = Literal["calm", "walkout"]
+#: How patient a persona is (``bot/difficulty.yaml``).
+Difficulty = Literal["easy", "medium", "hard"]
+DIFFICULTIES: tuple[Difficulty, ...] = get_args(Difficulty)
+DIFFICULTY_FILE = Path(__file__).resolve().parent / "difficulty.yaml"
+
 #: How a customer's upset shows: it names the bands (a grieving customer is
 #: hurt, not furious) and colours them (``mood.label.*`` in ``bot/i18n``).
 Temperament = Literal["angry", "distressed", "anxious"]
@@ -64,6 +73,53 @@ _BY_RANK = sorted((c for c in CRITERIA if c.mood), key=lambda c: c.mood.rank if 
 _NEVER_CALMS = ("no_blocking_phrase", "no_blame")
 #: Violations of the heaviest weight: whoever found them, the turn cannot calm.
 _HEAVIEST = frozenset(c.id for c in CRITERIA if c.id in INFLAMING and c.weight == 3)
+
+
+class Patience(BaseModel):
+    """One difficulty's row of ``bot/difficulty.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The starting moods a persona of this difficulty may have (inclusive).
+    start: tuple[int, int]
+    #: How far the mood falls after a de-escalation of +1, of +2.
+    soothe: tuple[int, int]
+    #: How far the mood rises after a de-escalation of -1, of -2.
+    inflame: tuple[int, int]
+
+    @model_validator(mode="after")
+    def _sensible(self) -> Patience:
+        low, high = self.start
+        if not MOOD_MIN <= low <= high <= MOOD_MAX:
+            raise ValueError(f"start needs {MOOD_MIN} <= low <= high <= {MOOD_MAX}")
+        for name, (one, two) in (("soothe", self.soothe), ("inflame", self.inflame)):
+            if not 1 <= one <= two <= MOOD_MAX:
+                raise ValueError(f"{name} needs 1 <= the move for 1 <= the move for 2")
+        return self
+
+    def move(self, deescalation: int) -> int:
+        """How far a grade's de-escalation (-2..+2) moves the mood (positive: calmer)."""
+        if deescalation == 0:
+            return 0
+        step = min(2, abs(deescalation)) - 1
+        return self.soothe[step] if deescalation > 0 else -self.inflame[step]
+
+
+class _DifficultyTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    easy: Patience
+    medium: Patience
+    hard: Patience = Field()
+
+
+def _load_patience() -> dict[Difficulty, Patience]:
+    table = _DifficultyTable.model_validate(yaml.safe_load(DIFFICULTY_FILE.read_text("utf-8")))
+    return {d: getattr(table, d) for d in DIFFICULTIES}
+
+
+#: Each difficulty's patience, read once at import (a broken table is a bug to fix).
+PATIENCE: dict[Difficulty, Patience] = _load_patience()
 
 
 def mood_band(mood: int) -> MoodBand:
@@ -117,9 +173,10 @@ def clamp(mood: int) -> int:
     return max(MOOD_MIN, min(MOOD_MAX, mood))
 
 
-def apply(mood: int, deescalation: int) -> int:
-    """The mood after a turn: a positive de-escalation lowers it."""
-    return clamp(mood - deescalation)
+def apply(mood: int, deescalation: int, difficulty: Difficulty = "medium") -> int:
+    """The mood after a turn: a positive de-escalation lowers it, by as much as
+    the persona's difficulty lets it (``bot/difficulty.yaml``)."""
+    return clamp(mood - PATIENCE[difficulty].move(deescalation))
 
 
 def estimate_deescalation(criteria: Mapping[str, CriterionResult]) -> Deescalation:

@@ -19,11 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.errors import PersonaError
 from bot.files import read_text
 from bot.goals import Goal, duplicate_ids
-from bot.mood import MOOD_MAX, MOOD_MIN, MoodBand, Temperament
+from bot.mood import MOOD_MAX, MOOD_MIN, PATIENCE, Difficulty, MoodBand, Temperament
 from bot.rubric import Language, Priority
 
 Channel = Literal["phone", "chat", "in_person"]
-Difficulty = Literal["easy", "medium", "hard"]
 
 SCHEMA_FILE = "persona.schema.json"
 
@@ -167,6 +166,16 @@ class Persona(_Strict):
         if duplicates := duplicate_ids(goals):
             raise ValueError(f"duplicate goal ids: {', '.join(duplicates)}; give each its own")
         return goals
+
+    @model_validator(mode="after")
+    def _start_fits_the_difficulty(self) -> Persona:
+        low, high = PATIENCE[self.difficulty].start
+        if not low <= self.mood.start <= high:
+            raise ValueError(
+                f"mood.start {self.mood.start} does not fit difficulty {self.difficulty} "
+                f"(it starts between {low} and {high}, bot/difficulty.yaml); change one of them"
+            )
+        return self
 
     @property
     def hidden_facts(self) -> list[Fact]:

@@ -349,7 +349,7 @@ class SessionEngine:
                     await grading
 
         # 3. The grade is stored and moves the mood; 4. the mood may end the session.
-        self.mood = mood.apply(self.mood, grade.deescalation)
+        self.mood = mood.apply(self.mood, grade.deescalation, self.persona.difficulty)
         async for event in self._after_grade(number, text, message_id, grade, mood_before):
             yield event
 

@@ -328,7 +328,11 @@ class ScriptedCustomer:
 
     async def reply(self, turn: CustomerTurn) -> AsyncIterator[str]:
         grade = await turn.grade if turn.grade is not None else None
-        mood_now = mood.apply(turn.mood, grade.deescalation) if grade else turn.mood
+        mood_now = (
+            mood.apply(turn.mood, grade.deescalation, self.persona.difficulty)
+            if grade
+            else turn.mood
+        )
         trainee_text = turn.history[-1].content if turn.history else ""
         met_here = goals.met_in_turn(self.persona.goals, self.persona.language, trainee_text, grade)
         met_now = [g for g in self.persona.goals if g.id in met_here and g.id not in turn.goals_met]

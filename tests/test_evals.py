@@ -204,9 +204,11 @@ def test_checks_only_suite_passes_and_meets_the_bar() -> None:
     personas = report["suites"]["personas-offline"]["metrics"]
     assert personas["mood_direction"] == 1.0 and personas["violations"] == 0
     # The polite trainee who solves nothing never leaves a customer satisfied; the
-    # trainee who reaches a persona's goals always does (4 scripts per persona).
+    # trainee who reaches a persona's goals always does (4 scripts per persona, and
+    # the mediocre one at each of the 3 difficulties).
     assert personas["satisfied_unsolved"] == 0 and personas["solved_unsatisfied"] == 0
-    assert personas["passed"] == personas["runs"] == 4 * len(load_catalog(PERSONAS).personas)
+    assert personas["passed"] == personas["runs"] == 7 * len(load_catalog(PERSONAS).personas)
+    assert personas["difficulty"]["ordered"] == 1.0
     meta = report["metadata"]
     assert set(meta["prompts"]) >= {"customer", "grader_system", "grader_user"}
     assert set(meta["datasets"]) == {"grader_fr.jsonl", "grader_en.jsonl"}
@@ -472,3 +474,38 @@ def test_repeat_without_a_live_model_is_a_usage_error() -> None:
         check=False,
     )
     assert run.returncode == 2 and "add --live" in run.stderr
+
+
+def test_a_difficulty_that_does_not_bite_fails_the_persona_suite() -> None:
+    from bot.evals.persona_suite import difficulty_metrics, persona_metrics
+    from bot.evals.pinning import PersonaThresholds, check_personas
+
+    def run(pid: str, played: str, written: str, moods: list[int], end: str | None) -> PersonaRun:
+        r = PersonaRun(pid, "fr", "mediocre", moods, end, [])
+        r.difficulty, r.written_difficulty = played, written
+        return r
+
+    biting = [
+        run("a", "easy", "easy", [6, 3], None),
+        run("a", "medium", "easy", [6, 5], None),
+        run("a", "hard", "easy", [6, 9], "walkout"),
+        run("b", "easy", "hard", [8, 5], None),
+        run("b", "medium", "hard", [8, 7], None),
+        run("b", "hard", "hard", [8, 10], "walkout"),
+    ]
+    figures = difficulty_metrics(biting)
+    assert figures is not None and figures["ordered"] == 1.0
+    assert figures["by_difficulty"] == {"easy": 3.0, "hard": 11.0}
+    assert check_personas(persona_metrics(biting), PersonaThresholds()) == []
+    # The same end whatever the difficulty: the suite says so.
+    flat = [run(r.persona, r.difficulty, r.written_difficulty, [6, 5], None) for r in biting]
+    failures = check_personas(persona_metrics(flat), PersonaThresholds())
+    assert any("harder the difficulty for 0.00 of personas" in f for f in failures)
+    assert any("hard personas ended no worse than easy ones" in f for f in failures)
+    # A walk-out is worse than any mood, and an earlier one worse still.
+    early, late = (
+        run("c", "hard", "hard", [8, 10], "walkout"),
+        run("c", "hard", "hard", [8, 10], "walkout"),
+    )
+    early.unplayed, late.unplayed = 4, 1
+    assert early.severity > late.severity > 10

@@ -152,3 +152,19 @@ def test_the_mood_ends_a_session_only_past_a_limit_or_calm_with_every_goal_met()
     assert mood.end_by_mood(2, goals_met=False, **limits) is None
     assert mood.end_by_mood(2, goals_met=True, **limits) == "calm"
     assert mood.end_by_mood(5, goals_met=True, **limits) is None
+
+
+def test_difficulty_changes_patience() -> None:
+    easy, medium, hard = (mood.PATIENCE[d] for d in mood.DIFFICULTIES)
+    # A great turn soothes an easy customer most, a hard one least.
+    assert mood.apply(7, 2, "easy") == 4 and mood.apply(7, 2, "medium") == 5
+    assert mood.apply(7, 2, "hard") == 6
+    # A trigger (-2) inflames the hard customer fastest.
+    assert mood.apply(6, -2, "easy") == 7 and mood.apply(6, -2, "medium") == 8
+    assert mood.apply(6, -2, "hard") == 9
+    assert mood.apply(6, -1, "hard") == 8 and mood.apply(6, -1, "easy") == 7
+    assert mood.apply(5, 0, "hard") == 5 and mood.apply(1, 2, "easy") == 0
+    # Medium is the grade's de-escalation as it is.
+    assert all(medium.move(d) == d for d in range(-2, 3))
+    # Hard starts higher than easy may.
+    assert hard.start[0] > easy.start[1] - 1 and easy.start[1] < hard.start[1]

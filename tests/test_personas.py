@@ -105,6 +105,20 @@ def test_mood_thresholds_must_be_ordered(tmp_path: Path) -> None:
         load_persona_file(path)
 
 
+def test_the_starting_mood_must_fit_the_difficulty(tmp_path: Path) -> None:
+    path = broken(tmp_path, "fr-deuil-chien.yaml", "difficulty: medium", "difficulty: easy")
+    with pytest.raises(PersonaError) as exc:
+        load_persona_file(path)
+    assert "mood.start 7 does not fit difficulty easy (it starts between 3 and 6" in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_a_persona_states_its_temperament(tmp_path: Path) -> None:
+    path = broken(tmp_path, "fr-deuil-chien.yaml", "temperament: distressed", "temperament: sad")
+    with pytest.raises(PersonaError, match=r":\d+: temperament: Input should be 'angry'"):
+        load_persona_file(path)
+
+
 def test_catalog_skips_and_reports_bad_files(tmp_path: Path) -> None:
     (tmp_path / "fr-deuil-chien.yaml").write_text(EXAMPLE.read_text(), encoding="utf-8")
     (tmp_path / "broken.yaml").write_text("id: [", encoding="utf-8")

@@ -95,6 +95,14 @@ def show_report(report: dict[str, Any], console: Console) -> None:
                 f"in {m['mood_direction']}; {m['violations']} lines broke character "
                 f"{m['by_kind']}; {m['guarded']} replaced by the guard"
             )
+            if difficulty := m.get("difficulty"):
+                means = ", ".join(f"{d} {v}" for d, v in difficulty["by_difficulty"].items())
+                console.print(
+                    f"  mediocre trainee: worse the harder the difficulty for "
+                    f"{difficulty['ordered']} of personas; how badly it ended (mood, past "
+                    f"10 a walk-out) by the personas' own difficulty: {means}",
+                    markup=False,
+                )
             for run in suite["runs"]:
                 if not run["passed"]:
                     console.print(

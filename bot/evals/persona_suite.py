@@ -6,7 +6,10 @@ with the good trainee and higher (or walks out) with the bad one; the polite
 trainee never leaves the customer satisfied (their goals stay unmet); the
 trainee who solves the case (a script per persona) meets every goal and
 ends calm and satisfied; and no customer line steps out of character,
-reveals its instructions or coaches the trainee.
+reveals its instructions or coaches the trainee. Offline, every persona also
+plays a mediocre trainee at each difficulty (``bot/difficulty.yaml``): the
+harder the difficulty, the worse it must end, and the hard personas, as
+written, must end worse than the easy ones.
 """
 
 from __future__ import annotations
@@ -23,15 +26,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot import guard
 from bot.errors import EvalError
 from bot.events import CustomerSaid, Event, Failure, GradeReady
+from bot.mood import DIFFICULTIES, MOOD_MAX
 from bot.personas import Persona
 from bot.rubric import Language
 from bot.session import SessionEngine
 
-ScriptKind = Literal["good", "bad", "polite", "solved"]
+ScriptKind = Literal["good", "bad", "polite", "solved", "mediocre"]
 #: The scripts every suite plays; offline adds the polite one (the LLM suite
 #: replays recordings, which a new script would need first).
 MOOD_KINDS: tuple[ScriptKind, ...] = ("good", "bad")
-OFFLINE_KINDS: tuple[ScriptKind, ...] = (*MOOD_KINDS, "polite", "solved")
+OFFLINE_KINDS: tuple[ScriptKind, ...] = (*MOOD_KINDS, "polite", "solved", "mediocre")
 
 
 class LanguageScripts(BaseModel):
@@ -41,6 +45,7 @@ class LanguageScripts(BaseModel):
     good: list[str]
     bad: list[str]
     polite: list[str]
+    mediocre: list[str]
 
 
 class PersonaScripts(BaseModel):
@@ -53,7 +58,7 @@ class PersonaScripts(BaseModel):
 
     def lines(self, persona: Persona, kind: ScriptKind) -> list[str]:
         scripts: LanguageScripts = getattr(self, persona.language)
-        if kind in ("bad", "polite"):
+        if kind in ("bad", "polite", "mediocre"):
             return list(getattr(scripts, kind))
         if kind == "solved" and persona.id not in self.solved:
             raise EvalError(
@@ -93,13 +98,27 @@ class PersonaRun:
     model_failures: list[str] = field(default_factory=list)
     #: Set when the run itself could not complete.
     error: str | None = None
+    #: The difficulty played (the persona's own, or another for the mediocre script).
+    difficulty: str = ""
+    #: The persona's difficulty as its file writes it.
+    written_difficulty: str = ""
+    #: How many script lines were left when the session ended.
+    unplayed: int = 0
+
+    @property
+    def severity(self) -> int:
+        """How badly it ended: the last mood, and past the scale for a walk-out
+        (the earlier, the worse)."""
+        if self.end == "walkout":
+            return MOOD_MAX + 1 + self.unplayed
+        return self.moods[-1]
 
     @property
     def mood_ok(self) -> bool:
         start, final = self.moods[0], self.moods[-1]
         if self.script == "good":
             return final < start
-        if self.script in ("polite", "solved"):
+        if self.script in ("polite", "solved", "mediocre"):
             return True  # judged by how the session ends, not by the mood
         return final > start or self.end == "walkout"
 
@@ -129,6 +148,7 @@ class PersonaRun:
             "persona": self.persona,
             "language": self.language,
             "script": self.script,
+            "difficulty": self.difficulty,
             "moods": self.moods,
             "end": self.end,
             "mood_ok": self.mood_ok,
@@ -151,6 +171,7 @@ async def play_persona(
     lexicon_dir: Path,
 ) -> PersonaRun:
     run = PersonaRun(persona.id, persona.language, kind, [persona.mood.start], None, [])
+    run.difficulty = persona.difficulty
 
     def observe(event: Event, *, reply: bool = True) -> None:
         match event:
@@ -173,8 +194,10 @@ async def play_persona(
 
     for event in await engine.start():
         observe(event, reply=False)
-    for line in scripts.lines(persona, kind):
+    lines = scripts.lines(persona, kind)
+    for number, line in enumerate(lines):
         if engine.ended:
+            run.unplayed = len(lines) - number
             break
         async for event in engine.turn(line):
             observe(event)
@@ -196,16 +219,53 @@ async def run_personas(
 ) -> list[PersonaRun]:
     limit = asyncio.Semaphore(concurrency)
 
-    async def one(persona: Persona, kind: ScriptKind) -> PersonaRun:
+    async def one(persona: Persona, kind: ScriptKind, written: str) -> PersonaRun:
         async with limit:
             try:
-                return await play_persona(make_engine(persona), persona, kind, scripts, lexicon_dir)
+                run = await play_persona(make_engine(persona), persona, kind, scripts, lexicon_dir)
+                run.written_difficulty = written
+                return run
             finally:
                 if on_done:
                     on_done()
 
-    jobs = [one(p, kind) for p in personas for kind in kinds]
+    def played(persona: Persona, kind: ScriptKind) -> list[Persona]:
+        if kind != "mediocre":
+            return [persona]
+        # The same persona at every difficulty: what changes is its patience alone.
+        return [persona.model_copy(update={"difficulty": d}) for d in DIFFICULTIES]
+
+    jobs = [one(q, kind, p.difficulty) for p in personas for kind in kinds for q in played(p, kind)]
     return list(await asyncio.gather(*jobs))
+
+
+def difficulty_metrics(runs: Sequence[PersonaRun]) -> dict[str, Any] | None:
+    """How the mediocre trainee fared by difficulty, or None if it did not play.
+
+    ``ordered``: the share of personas for which each harder difficulty ended
+    at least as badly and hard strictly worse than easy; ``by_difficulty``:
+    the mean severity of the personas as written, per their own difficulty.
+    """
+    mediocre = [r for r in runs if r.script == "mediocre" and r.error is None]
+    if not mediocre:
+        return None
+    by_persona: dict[str, dict[str, int]] = {}
+    for r in mediocre:
+        by_persona.setdefault(r.persona, {})[r.difficulty] = r.severity
+    ordered = [
+        s["easy"] <= s["medium"] <= s["hard"] and s["easy"] < s["hard"]
+        for s in by_persona.values()
+        if set(DIFFICULTIES) <= s.keys()
+    ]
+    own: dict[str, list[int]] = {}
+    for persona, severities in by_persona.items():
+        written = next(r for r in mediocre if r.persona == persona).written_difficulty
+        own.setdefault(written, []).append(severities[written])
+    return {
+        "ordered": round(sum(ordered) / len(ordered), 4) if ordered else None,
+        "severity": by_persona,
+        "by_difficulty": {d: round(sum(v) / len(v), 2) for d, v in sorted(own.items())},
+    }
 
 
 def persona_metrics(runs: Sequence[PersonaRun]) -> dict[str, Any]:
@@ -223,4 +283,5 @@ def persona_metrics(runs: Sequence[PersonaRun]) -> dict[str, Any]:
             kind: sum(1 for r in runs for v in r.violations if v["kind"] == kind)
             for kind in guard.KINDS
         },
+        "difficulty": difficulty_metrics(runs),
     }

@@ -33,6 +33,9 @@ class PersonaThresholds(BaseModel):
 
     mood_direction: float = 1.0
     max_violations: int = 0
+    #: The share of personas for which the mediocre trainee ends worse the
+    #: harder the difficulty (offline only: the scripts the suite plays there).
+    difficulty_ordered: float = 1.0
 
 
 class Thresholds(BaseModel):
@@ -125,6 +128,19 @@ def check_personas(metrics: dict[str, Any], limits: PersonaThresholds) -> list[s
             f"{metrics['model_failures']} model calls failed (a reply that never came or an "
             "ungraded turn): check the model server; a recording made so is incomplete"
         )
+    difficulty = metrics.get("difficulty")
+    if difficulty and difficulty["ordered"] is not None:
+        if difficulty["ordered"] < limits.difficulty_ordered:
+            failures.append(
+                f"the mediocre trainee ended worse the harder the difficulty for "
+                f"{difficulty['ordered']:.2f} of personas < {limits.difficulty_ordered:.2f}"
+            )
+        means = difficulty["by_difficulty"]
+        if "easy" in means and "hard" in means and not means["hard"] > means["easy"]:
+            failures.append(
+                f"hard personas ended no worse than easy ones for the mediocre trainee "
+                f"(severity {means['hard']} vs {means['easy']})"
+            )
     if metrics["violations"] > limits.max_violations:
         failures.append(
             f"{metrics['violations']} customer lines out of character, revealing "
