@@ -331,7 +331,10 @@ async def test_the_customer_acknowledges_what_the_turn_did(offline: Runtime) -> 
     assert said[2] in refunded.acknowledgements
     _, said = await play_script(offline, "en-late-parcel", GOOD_EN[:3])
     checked, planned = persona("en-late-parcel").goals
-    assert said[1] in checked.acknowledgements and said[2] in planned.acknowledgements
+    # She is easy to soothe: calm already, she adds what she still needs.
+    assert any(said[1].startswith(line) for line in checked.acknowledgements)
+    assert any(said[1].endswith(line) for line in planned.reminders)
+    assert said[2] in planned.acknowledgements
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
