@@ -189,8 +189,7 @@ async def test_no_internal_word_in_an_offline_debrief(offline: Runtime) -> None:
         "Toutes mes excuses, je comprends à quel point c'est douloureux.",
         "Je vous mets en attente.",
     ):
-        async for _ in engine.turn(line):
-            pass
+        [event async for event in engine.turn(line)]  # play the turn to its end
     ended = await engine.end()
     assert all(t.better_reply for _, t, _ in engine.turns if t is not None)
     for lang in ("fr", "en"):

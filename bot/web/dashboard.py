@@ -14,6 +14,7 @@ would run as a formula are made plain text in the CSV.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections import defaultdict
@@ -106,10 +107,8 @@ def _day(value: Any, name: str) -> date | None:
     if isinstance(value, date):
         return value
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):  # not a date: the error below names it
             return date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            pass
     raise FilterError(f"{name}: not a date; write it as YYYY-MM-DD", name)
 
 
